@@ -1,0 +1,47 @@
+"""The ``metagan-lab`` command: train, eval, bench and data sub-commands.
+
+Each topic module (``cli/protonet.py``, ``cli/meta.py``, …) defines ``register(groups)`` that adds
+its sub-commands to the shared groups; ``main`` lists those modules explicitly (no registry by
+import side effect).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import data as _data
+from . import protonet as _protonet
+from .common import fail
+
+# One line per topic module; each has register(groups: dict[str, argparse._SubParsersAction]).
+COMMAND_MODULES = [_protonet, _data]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metagan-lab",
+        description="Meta-learning, GANs and restoration for the classroom.")
+    top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    groups = {
+        "train": top.add_parser("train", help="train a model").add_subparsers(
+            dest="algorithm", required=True, metavar="ALGORITHM"),
+        "bench": top.add_parser("bench", help="time a training step").add_subparsers(
+            dest="target", required=True, metavar="TARGET"),
+    }
+    groups["top"] = top
+    for module in COMMAND_MODULES:
+        module.register(groups)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
