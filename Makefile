@@ -1,0 +1,32 @@
+# Two commands set everything up on a fresh machine:
+#   make lab    create .venv if missing, install, open JupyterLab on notebooks/00_start_here.ipynb
+#   make test   create .venv if missing, install, lint, run the unit tests and every notebook
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.metagan_lab-installed
+QUICK_ENV := METAGAN_LAB_QUICK=1 MPLBACKEND=Agg
+
+.PHONY: lab test unit notebooks lint browser-test clean-cache
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
+
+test: $(STAMP) lint unit notebooks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+unit: $(STAMP)
+	$(QUICK_ENV) $(VENV)/bin/pytest -q tests
+
+notebooks: $(STAMP)
+	$(QUICK_ENV) $(VENV)/bin/pytest -q --nbval-lax -p no:cacheprovider notebooks
+
+clean-cache:
+	rm -rf data/cache
