@@ -49,7 +49,7 @@ def render_strokes(points: Tensor, mask: Tensor, width: Tensor, size: int = 28) 
     return img.view(-1, size, size)
 
 
-def make_glyphs(n_classes: int = 1200, n_samples: int = 20, seed: int = 0, size: int = 28,
+def make_glyphs(n_classes: int = 1623, n_samples: int = 20, seed: int = 0, size: int = 28,
                 chunk: int = 1024) -> ClassImages:
     """Generate the glyphs data set: uint8 [n_classes, n_samples, size, size]."""
     if n_classes <= 0 or n_samples <= 0:

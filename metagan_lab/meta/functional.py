@@ -7,12 +7,16 @@ paper symbol               code name
 θ' = θ − α ⊙ ∇θ L          inner_update(params, grads, inner_lr)
 k inner steps              inner_steps
 
+``inner_loop`` is the one copy of the k-step loop: ``adapt`` (one task, any model) and the batched
+path in ``meta/batched.py`` (all tasks of a meta-batch at once) both call it with their own loss.
+
 Explained in ``notebooks/02_maml_from_the_equations.ipynb``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Collection
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +26,21 @@ from torch.func import functional_call
 from ..types import Params
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def check_inner_lr(inner_lr: float | Params) -> None:
+    """A float α must be finite and > 0 (a Meta-SGD dict of learned tensors is not checked here:
+    reading its values would synchronise the GPU on every step; training checks the loss)."""
+    if isinstance(inner_lr, dict):
+        return
+    if not isinstance(inner_lr, (int, float)) or not math.isfinite(inner_lr) or inner_lr <= 0:
+        raise ValueError(f"inner_lr (α) must be a finite number > 0, got {inner_lr!r}; "
+                         "try 0.4 for Omniglot MAML or 0.01 for sinusoids")
+
+
+def check_inner_steps(inner_steps: int) -> None:
+    if not isinstance(inner_steps, int) or inner_steps < 0:
+        raise ValueError(f"inner_steps must be an integer >= 0, got {inner_steps!r}")
 
 
 def inner_update(params: Params, grads: Params, inner_lr: float | Params) -> Params:
@@ -36,6 +55,28 @@ def task_loss(model: nn.Module, params: Params, x: Tensor, y: Tensor,
     return loss_fn(functional_call(model, params, (x,)), y)
 
 
+def inner_loop(support_loss: Callable[[Params], Tensor], params: Params,
+               inner_lr: float | Params, inner_steps: int = 1, first_order: bool = False,
+               adapted: Collection[str] | None = None) -> Params:
+    """k steps of θ ← θ − α ∇θ L_support(θ) for any differentiable L_support(θ).
+
+    ``adapted`` names the parameters that take inner steps (all by default; ANIL adapts only the
+    head); the others pass through unchanged. With ``first_order=False`` each step keeps its graph
+    (create_graph) so a loss on θ' differentiates back to θ through the steps (second-order MAML);
+    with ``first_order=True`` the inner gradients are constants (first-order MAML).
+    """
+    check_inner_lr(inner_lr)
+    check_inner_steps(inner_steps)
+    names = list(params) if adapted is None else [n for n in params if n in adapted]
+    for _ in range(inner_steps):
+        loss = support_loss(params)
+        grads = torch.autograd.grad(loss, [params[n] for n in names],
+                                    create_graph=not first_order)
+        params = {**params, **inner_update({n: params[n] for n in names},
+                                           dict(zip(names, grads)), inner_lr)}
+    return params
+
+
 def adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor, inner_lr: float | Params,
           inner_steps: int = 1, first_order: bool = False,
           loss_fn: LossFn = F.cross_entropy) -> Params:
@@ -45,10 +86,5 @@ def adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor, inner_lr: floa
     θ' can be differentiated back to θ (second-order MAML); with ``first_order=True`` the
     gradients are detached (first-order MAML).
     """
-    if inner_steps < 0:
-        raise ValueError(f"inner_steps must be >= 0, got {inner_steps}")
-    for _ in range(inner_steps):
-        loss = task_loss(model, params, x, y, loss_fn)
-        grads = torch.autograd.grad(loss, list(params.values()), create_graph=not first_order)
-        params = inner_update(params, dict(zip(params, grads)), inner_lr)
-    return params
+    return inner_loop(lambda p: task_loss(model, p, x, y, loss_fn), params, inner_lr,
+                      inner_steps, first_order)

@@ -1,0 +1,113 @@
+"""Training and evaluating Prototypical Networks on episodes (Adam, tqdm, accuracy ± 95% CI)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..data.images import ClassImages
+from ..models.conv4 import Conv4
+from ..stats import mean_ci95
+from ..tasks.episodes import check_episode_shape, sample_episode
+from .protonet import accuracy, protonet_episode_logits, protonet_loss
+
+
+@dataclass(frozen=True)
+class ProtoNetConfig:
+    n_way: int = 20            # training ways; Snell et al. train with more ways than they test
+    k_shot: int = 1            # K: support images per class (train = test shots)
+    n_query: int = 15          # Q: query images per class
+    iterations: int = 2000     # episodes of training (one task per episode)
+    lr: float = 1e-3           # Adam learning rate
+    lr_halve_every: int = 2000  # halve the lr every this many episodes (Snell et al.)
+    distance: str = "euclidean"  # or "cosine"
+    hidden: int = 64           # Conv-4 filters
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n_way", "k_shot", "n_query", "iterations", "lr_halve_every", "hidden"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+
+
+def protonet_step(encoder: nn.Module, optimizer: torch.optim.Optimizer, episode,
+                  n_way: int, distance: str) -> tuple[float, float]:
+    """One Adam step on the ProtoNet loss of an episode batch; returns (loss, accuracy)."""
+    logits = protonet_episode_logits(encoder, episode.support_x, episode.support_y,
+                                     episode.query_x, n_way, distance)
+    loss = protonet_loss(logits, episode.query_y)
+    if not torch.isfinite(loss):
+        raise RuntimeError(f"the ProtoNet loss became {loss.item()}; lower the learning rate")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item(), accuracy(logits, episode.query_y).item()
+
+
+def train_protonet(cfg: ProtoNetConfig, train: ClassImages, device: str | torch.device = "cpu",
+                   progress: bool = True, callback=None, encoder: nn.Module | None = None
+                   ) -> tuple[nn.Module, dict[str, list[float]]]:
+    """Train a Conv-4 encoder with the ProtoNet loss. Returns (encoder, history).
+
+    ``callback(step, loss, acc)`` is called after every step (the notebooks' live plot);
+    pass ``encoder`` to continue training one.
+    """
+    from tqdm.auto import tqdm
+
+    check_episode_shape(cfg.n_way, cfg.k_shot, cfg.n_query, train.n_classes, train.n_samples)
+    device = torch.device(device)
+    if encoder is None:
+        torch.manual_seed(cfg.seed)
+        encoder = Conv4(hidden=cfg.hidden)
+    encoder = encoder.to(device).train()
+    optimizer = torch.optim.Adam(encoder.parameters(), lr=cfg.lr)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_halve_every, gamma=0.5)
+    images = train.images.to(device)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+    bar = tqdm(range(cfg.iterations), desc="ProtoNet", disable=not progress)
+    for step in bar:
+        episode = sample_episode(images, cfg.n_way, cfg.k_shot, cfg.n_query, 1, gen)
+        loss, acc = protonet_step(encoder, optimizer, episode, cfg.n_way, cfg.distance)
+        schedule.step()
+        history["loss"].append(loss)
+        history["accuracy"].append(acc)
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}")
+        if callback is not None:
+            callback(step, loss, acc)
+    return encoder, history
+
+
+@torch.no_grad()
+def evaluate_protonet(encoder: nn.Module, test: ClassImages, n_way: int = 5, k_shot: int = 1,
+                      n_query: int = 15, episodes: int = 600, distance: str = "euclidean",
+                      seed: int = 1, device: str | torch.device = "cpu", batch: int = 20,
+                      progress: bool = False) -> dict[str, float]:
+    """Mean query accuracy ± 95% CI over ``episodes`` test episodes (BatchNorm in eval mode)."""
+    from tqdm.auto import tqdm
+
+    if episodes < 2:
+        raise ValueError(f"episodes must be >= 2 for a confidence interval, got {episodes}")
+    device = torch.device(device)
+    encoder = encoder.to(device).eval()
+    images = test.images.to(device)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    accs: list[float] = []
+    with tqdm(total=episodes, desc="evaluate", disable=not progress) as bar:
+        while len(accs) < episodes:
+            t = min(batch, episodes - len(accs))
+            ep = sample_episode(images, n_way, k_shot, n_query, t, gen)
+            logits = protonet_episode_logits(encoder, ep.support_x, ep.support_y, ep.query_x,
+                                             n_way, distance)                  # [T, N*Q, N]
+            accs += (logits.argmax(-1) == ep.query_y).float().mean(-1).tolist()
+            bar.update(t)
+    mean, ci95 = mean_ci95(accs)
+    return {"accuracy": mean, "ci95": ci95, "episodes": episodes, "n_way": n_way,
+            "k_shot": k_shot}

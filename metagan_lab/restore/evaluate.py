@@ -1,0 +1,126 @@
+"""The result that matters: PSNR / SSIM on unseen degradations after 0, 1, 5, 10 adaptation steps.
+
+Every method sees the *same* test tasks (same images, noise and masks): for each unseen setting,
+``n_tasks`` tasks of K support and Q query pairs drawn from the held-out images. A learned method
+starts from its θ, takes k SGD steps (α = inner_lr) on the support pairs — or, self-supervised,
+on (A_s(y), y) built from the degraded support images alone — and is scored on the query images.
+The classical method does not adapt; its score is the same at every k.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from ..stats import mean_ci95
+from ..types import Params
+from .baselines import classical_task
+from .data import RestorationTask, sample_task
+from .degradations import Setting
+from .meta import adapt_restorer, adaptation_pairs
+from .metrics import psnr, ssim
+
+STEPS = (0, 1, 5, 10)
+
+
+class Method(NamedTuple):
+    """A row of the table: a name, an initialisation θ and how it adapts."""
+
+    name: str
+    theta: Params | None          # None: the classical (non-learned) method
+    self_supervised: bool = False
+
+
+def adaptation_curve(model: nn.Module, theta: Params, task: RestorationTask, inner_lr: float,
+                     tv_weight: float = 0.0, steps: Sequence[int] = STEPS,
+                     self_supervised: bool = False, generator: torch.Generator | None = None,
+                     return_outputs: bool = False) -> dict:
+    """Query PSNR / SSIM (means over the Q images) after each k in ``steps`` adaptation steps.
+
+    Returns {"steps": [...], "psnr": [...], "ssim": [...]} (+ "outputs": [Q, C, H, W] per k).
+    """
+    inputs, targets, weight = adaptation_pairs(task, self_supervised, generator)
+    params = {n: p.detach().requires_grad_() for n, p in theta.items()}
+    done, result = 0, {"steps": sorted(steps), "psnr": [], "ssim": [], "outputs": []}
+    for k in result["steps"]:
+        if k > done:
+            params = adapt_restorer(model, params, inputs, targets, inner_lr, k - done,
+                                    tv_weight, weight, first_order=True)
+            params = {n: p.detach().requires_grad_() for n, p in params.items()}
+            done = k
+        with torch.no_grad():
+            out = functional_call(model, params, (task.query_x,))       # [Q, C, H, W]
+        result["psnr"].append(psnr(out, task.query_y).mean().item())
+        result["ssim"].append(ssim(out, task.query_y).mean().item())
+        if return_outputs:
+            result["outputs"].append(out.clamp(0, 1).cpu())
+    if not return_outputs:
+        del result["outputs"]
+    return result
+
+
+def test_tasks(images: Tensor, setting: Setting, n_tasks: int, k_shot: int, n_query: int,
+               seed: int = 0) -> list[RestorationTask]:
+    """The fixed test tasks of one unseen setting (the same for every method)."""
+    generator = torch.Generator().manual_seed(seed)
+    return [sample_task(images, setting, k_shot, n_query, generator) for _ in range(n_tasks)]
+
+
+def compare_methods(model: nn.Module, methods: Sequence[Method], images: Tensor,
+                    settings: Sequence[Setting], inner_lr: float, tv_weight: float = 0.0,
+                    n_tasks: int = 10, k_shot: int = 5, n_query: int = 5,
+                    steps: Sequence[int] = STEPS, seed: int = 0,
+                    progress: bool = True) -> list[dict]:
+    """One row per (setting, method, k): mean PSNR/SSIM over tasks with 95% CI half-widths."""
+    from tqdm.auto import tqdm
+
+    if n_tasks < 2:
+        raise ValueError(f"n_tasks={n_tasks}: need at least 2 test tasks for a confidence interval")
+    device = next(iter(p for m in methods if m.theta for p in m.theta.values())).device
+    rows = []
+    bar = tqdm(total=len(settings) * len(methods) * n_tasks, desc="evaluate",
+               disable=not progress)
+    for s_idx, setting in enumerate(settings):
+        tasks = [t.to(device) for t in test_tasks(images, setting, n_tasks, k_shot, n_query,
+                                                  seed + 1000 * s_idx)]
+        for method in methods:
+            per_task = []
+            for t_idx, task in enumerate(tasks):
+                if method.theta is None:
+                    out = classical_task(task)
+                    p, s = psnr(out, task.query_y).mean().item(), ssim(out, task.query_y).mean()
+                    per_task.append({"psnr": [p] * len(steps), "ssim": [s.item()] * len(steps)})
+                else:
+                    gen = torch.Generator().manual_seed(seed + t_idx)
+                    per_task.append(adaptation_curve(model, method.theta, task, inner_lr,
+                                                     tv_weight, steps, method.self_supervised,
+                                                     gen))
+                bar.update()
+            for j, k in enumerate(sorted(steps)):
+                p_mean, p_ci = mean_ci95([c["psnr"][j] for c in per_task])
+                s_mean, s_ci = mean_ci95([c["ssim"][j] for c in per_task])
+                rows.append({"setting": setting.label(), "method": method.name, "steps": k,
+                             "psnr": p_mean, "psnr_ci95": p_ci, "ssim": s_mean,
+                             "ssim_ci95": s_ci})
+    bar.close()
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """A Markdown table: one line per (setting, method), PSNR / SSIM per number of steps."""
+    steps = sorted({r["steps"] for r in rows})
+    head = "| setting | method | " + " | ".join(f"{k} steps PSNR / SSIM" for k in steps) + " |"
+    lines = [head, "|" + "---|" * (2 + len(steps))]
+    keys = list(dict.fromkeys((r["setting"], r["method"]) for r in rows))
+    for setting, method in keys:
+        cells = []
+        for k in steps:
+            r = next(r for r in rows
+                     if (r["setting"], r["method"], r["steps"]) == (setting, method, k))
+            cells.append(f"{r['psnr']:.2f} ± {r['psnr_ci95']:.2f} / {r['ssim']:.3f}")
+        lines.append(f"| {setting} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
