@@ -67,7 +67,8 @@ class RestoreMetaConfig:
 
 
 def self_supervised_pairs(degraded: Tensor, known: Tensor, setting: Setting,
-                          generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                          generator: torch.Generator | None = None
+                          ) -> tuple[Tensor, Tensor, Tensor]:
     """(A_s(y), y, w): degrade the observation y again with setting s; the target is y itself,
     counted only where y was observed (w = known; all ones except for inpainting)."""
     further = degrade(degraded, setting, generator)
