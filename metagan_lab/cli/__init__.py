@@ -12,10 +12,11 @@ import sys
 
 from . import data as _data
 from . import protonet as _protonet
+from . import restore as _restore
 from .common import fail
 
 # One line per topic module; each has register(groups: dict[str, argparse._SubParsersAction]).
-COMMAND_MODULES = [_protonet, _data]
+COMMAND_MODULES = [_protonet, _data, _restore]
 
 
 def build_parser() -> argparse.ArgumentParser:
