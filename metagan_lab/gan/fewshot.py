@@ -86,12 +86,12 @@ def gan_inner_loop(G: nn.Module, D: nn.Module, theta_g: Params, theta_d: Params,
             x, b = images, n
         else:
             x, b = images[torch.randint(0, n, (batch_size,), generator=rng).to(device)], batch_size
-        z = torch.randn(b, G.z_dim, generator=rng).to(device)
+        z = torch.randn(b, G.z_dim, generator=rng, dtype=images.dtype).to(device)
         with torch.no_grad():
             fake = functional_call(G, phi_g, (z,))                           # [b, 1, 28, 28]
         phi_d = _leaf(adapt(D, phi_d, torch.cat([x, fake]), b, inner_lr, 1, first_order=True,
                             loss_fn=lambda logits, nb: d_loss_fn(logits[:nb], logits[nb:])))
-        z = torch.randn(b, G.z_dim, generator=rng).to(device)
+        z = torch.randn(b, G.z_dim, generator=rng, dtype=images.dtype).to(device)
         phi_g = _leaf(adapt(G, phi_g, z, phi_d, inner_lr, 1, first_order=True,
                             loss_fn=lambda img, pd: g_loss_fn(functional_call(D, pd, (img,)))))
     return ({k: v.detach() for k, v in phi_g.items()}, {k: v.detach() for k, v in phi_d.items()})
@@ -155,9 +155,10 @@ def adapt_gan(G: nn.Module, D: nn.Module, theta_g: Params, theta_d: Params, shot
 
 def generate(G: nn.Module, theta_g: Params, n: int, seed: int = 0) -> Tensor:
     """n samples G_θ(z) [n, 1, 28, 28] from fixed noise (same z for every method compared)."""
-    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
+    ref = next(iter(theta_g.values()))
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed), dtype=ref.dtype)
     with torch.no_grad():
-        return functional_call(G, theta_g, (z.to(next(iter(theta_g.values())).device),))
+        return functional_call(G, theta_g, (z.to(ref.device),))
 
 
 def evaluate_fewshot(G: nn.Module, D: nn.Module, inits: dict[str, tuple[Params, Params]],

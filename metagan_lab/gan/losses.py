@@ -41,12 +41,12 @@ def discriminator_loss_minimax(real_logits: Tensor, fake_logits: Tensor) -> Tens
 
 
 def generator_loss_saturating(fake_logits: Tensor) -> Tensor:
-    """L_G = E_z[log(1 − D(G(z)))]: the minimax generator loss; its gradient vanishes when D wins."""
+    """L_G = E_z[log(1 − D(G(z)))]: minimax generator loss; its gradient vanishes when D wins."""
     return -F.softplus(fake_logits).mean()
 
 
 def generator_loss_nonsaturating(fake_logits: Tensor) -> Tensor:
-    """L_G = −E_z[log D(G(z))] (Goodfellow et al. 2014, §3): same fixed point, strong early gradient."""
+    """L_G = −E_z[log D(G(z))] (Goodfellow et al. 2014, §3): same fixed point, strong early grad."""
     return F.softplus(-fake_logits).mean()
 
 
@@ -71,7 +71,7 @@ def generator_loss_wasserstein(fake_scores: Tensor) -> Tensor:
 
 
 def discriminator_loss_hinge(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018): E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]."""
+    """Hinge loss (Lim & Ye 2017): E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]."""
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 
 

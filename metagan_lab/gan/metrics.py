@@ -17,7 +17,7 @@ from ..models import Conv4
 
 
 class FeatureNet(nn.Module):
-    """φ(x): the 64-d Conv-4 embedding of a trained classifier, frozen; x [B, 1, 28, 28] → [B, 64]."""
+    """φ(x): frozen Conv-4 embedding of a trained classifier; x [B, 1, 28, 28] → [B, 64]."""
 
     def __init__(self, encoder: nn.Module, num_features: int):
         super().__init__()
@@ -61,7 +61,8 @@ def train_feature_classifier(classes: ClassImages, steps: int = 300, batch_size:
     return model.eval()
 
 
-def frechet_distance(real: Tensor, fake: Tensor, feature: nn.Module, batch_size: int = 256) -> float:
+def frechet_distance(real: Tensor, fake: Tensor, feature: nn.Module,
+                     batch_size: int = 256) -> float:
     """FD between two image sets [N, 1, 28, 28] (float, [0, 1]) on ``feature`` embeddings.
 
     Needs ≥ 2 images in each set; with fewer images than feature dimensions the covariances are

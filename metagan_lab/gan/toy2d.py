@@ -18,7 +18,7 @@ ToySampler = Callable[[int, "torch.Generator | None"], Tensor]
 
 def ring_of_gaussians(n: int, generator: torch.Generator | None = None, modes: int = 8,
                       radius: float = 2.0, std: float = 0.05) -> Tensor:
-    """A mixture of ``modes`` Gaussians (σ = std) evenly spaced on a circle: the mode-collapse test."""
+    """``modes`` Gaussians (σ = std) evenly spaced on a circle: the mode-collapse test."""
     k = torch.randint(0, modes, (n,), generator=generator)
     angle = 2 * math.pi * k.double() / modes
     centres = radius * torch.stack([angle.cos(), angle.sin()], dim=1)          # [n, 2]

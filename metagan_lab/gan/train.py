@@ -197,7 +197,10 @@ def discriminator_step(state: GANState) -> float:
     with torch.no_grad():
         fake = state.generator(sample_noise(state, cfg.batch_size), y)    # D step: no grad into G
     loss = d_loss_fn(D(x, y), D(fake, y))
-    critic = (lambda v: D(v, y))
+
+    def critic(v: Tensor) -> Tensor:
+        return D(v, y)
+
     if cfg.loss == "wgan_gp" and cfg.gp_lambda > 0:
         loss = loss + gradient_penalty(critic, x, fake, cfg.gp_lambda,
                                        generator=state.rng if x.device.type == "cpu" else None)
@@ -265,7 +268,7 @@ def train_steps(state: GANState, n: int, progress: bool = False) -> GANState:
 
 
 def image_sampler(images: Tensor, conditional: bool = False) -> RealSampler:
-    """Sampler over uint8 images [classes, samples, H, W]: (x [n, 1, H, W] in [0, 1], y [n] | None)."""
+    """Sampler over uint8 images [classes, samples, H, W] → (x [n, 1, H, W] in [0, 1], y | None)."""
     n_classes, n_samples = images.shape[:2]
 
     def sample(n: int, rng: torch.Generator) -> tuple[Tensor, Tensor | None]:

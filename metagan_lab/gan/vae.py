@@ -45,7 +45,7 @@ def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
 
 
 def reconstruction_loss(x: Tensor, logits: Tensor) -> Tensor:
-    """−log p(x|z) for a Bernoulli decoder: Σ_pixels BCE(sigmoid(logits), x), mean over the batch."""
+    """−log p(x|z) for a Bernoulli decoder: Σ_pixels BCE(sigmoid(logits), x), batch mean."""
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     return bce.flatten(1).sum(dim=1).mean()
 
