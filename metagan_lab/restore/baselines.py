@@ -77,8 +77,10 @@ def classical_restore(degraded: Tensor, known: Tensor, setting: Setting) -> Tens
             r = denoise_tv_chambolle(y, weight=TV_WEIGHT_PER_SIGMA * setting.strength)
         elif setting.kind in ("blur", "motion"):
             psf = kernel_of(setting).numpy()
-            r = richardson_lucy(np.clip(y, 0, 1), psf, num_iter=RICHARDSON_LUCY_ITERATIONS,
-                                clip=True)
+            pad = psf.shape[0]                      # reflect-pad: RL's zero borders ring badly
+            big = np.pad(np.clip(y, 0, 1), pad, mode="reflect")
+            r = richardson_lucy(big, psf, num_iter=RICHARDSON_LUCY_ITERATIONS,
+                                clip=True)[pad:-pad, pad:-pad]
         elif setting.kind == "inpaint":
             missing = ~known[i, 0].cpu().numpy()
             r = inpaint_biharmonic(y, missing) if missing.any() else y
