@@ -9,8 +9,7 @@ G(z, y), D(x, y) generator(z, y), discriminator(x, y)
 The conditional discriminator is a projection discriminator (Miyato & Koyama 2018):
 D(x, y) = ψ(φ(x)) + ⟨embed(y), φ(x)⟩. Batch-norm layers use batch statistics only
 (``track_running_stats=False``) so that explicit parameter dicts (``params_of``) are the whole
-state,
-as Reptile (``gan/fewshot.py``) needs.
+state, as Reptile (``gan/fewshot.py``) needs.
 """
 
 from __future__ import annotations

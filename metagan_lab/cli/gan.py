@@ -1,0 +1,192 @@
+"""`metagan-lab train gan | fewshot-gan | vae | cyclegan`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import torch
+
+from ..data import load_classes, meta_split
+from ..device import resolve_device
+from ..io import atomic_save, atomic_write_json
+from .common import add_common, add_data, emit, positive_float, positive_int
+
+
+def _load(args):
+    data = load_classes(args.dataset, args.data_root, download=args.download,
+                        progress=not args.quiet)
+    return data, meta_split(data, args.split, rotations=not args.no_rotations)
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def run_gan(args: argparse.Namespace) -> int:
+    from ..gan.models import DCDiscriminator, DCGenerator, ToyDiscriminator, ToyGenerator
+    from ..gan.toy2d import toy_sampler
+    from ..gan.train import GANConfig, image_sampler, make_gan_state, toy_real_sampler, train_steps
+
+    device = resolve_device(args.device)
+    torch.manual_seed(args.seed)
+    cfg = GANConfig(loss=args.loss, lr_g=args.lr_g, lr_d=args.lr_d, d_steps=args.d_steps,
+                    r1_gamma=args.r1_gamma, gp_lambda=args.gp_lambda, batch_size=args.batch_size,
+                    optimizer=args.optimizer, seed=args.seed)
+    if args.toy:
+        G, D = ToyGenerator(), ToyDiscriminator()
+        sampler, source = toy_real_sampler(toy_sampler(args.toy)), f"toy:{args.toy}"
+    else:
+        data, split = _load(args)
+        n_classes = split.train.n_classes if args.conditional else 0
+        G, D = DCGenerator(args.z_dim, args.width, n_classes), DCDiscriminator(args.width, n_classes)
+        sampler, source = image_sampler(split.train.images, args.conditional), data.source
+    state = make_gan_state(G, D, sampler, cfg, device)
+    start = time.perf_counter()
+    train_steps(state, args.steps, progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    path = atomic_save({"kind": "gan", "config": dataclasses.asdict(cfg), "data": source,
+                        "generator": G.state_dict(), "discriminator": D.state_dict()},
+                       args.out / "gan.pt")
+    h = state.history
+    result = {"algorithm": "gan", "data": source, "loss": cfg.loss, "steps": args.steps,
+              "seconds": round(seconds, 2), "steps_per_s": round(args.steps / seconds, 2),
+              "d_loss": h["d_loss"][-1], "g_loss": h["g_loss"][-1],
+              "diversity": h["diversity"][-1] if h["diversity"] else None,
+              "collapse_step": state.collapse_step, "device": str(device), "checkpoint": str(path)}
+    atomic_write_json(result, args.out / "gan_results.json")
+    emit(result, args.json)
+    return 0
+
+
+def run_fewshot(args: argparse.Namespace) -> int:
+    from ..gan.experiment import run_fewshot_experiment
+    from ..gan.fewshot import FewShotGANConfig, check_k_shot
+
+    device = resolve_device(args.device)
+    cfg = FewShotGANConfig(loss=args.loss, inner_lr=args.inner_lr, inner_steps=args.inner_steps,
+                           epsilon=args.epsilon, meta_batch=args.meta_batch, seed=args.seed)
+    data, split = _load(args)
+    check_k_shot(args.k_shot, split.test.n_samples - 2)
+    exp = run_fewshot_experiment(split.train, split.test, cfg, args.iterations,
+                                 args.pretrain_steps, args.classifier_steps, args.k_shot,
+                                 args.adapt_steps, args.eval_classes, args.n_fake, device,
+                                 progress=not args.quiet)
+    path = atomic_save({"kind": "fewshot_gan", "config": dataclasses.asdict(cfg),
+                        "theta_g": exp.inits["reptile_adapted"][0],
+                        "theta_d": exp.inits["reptile_adapted"][1],
+                        "pretrained_g": exp.inits["pretrained_finetuned"][0]},
+                       args.out / "fewshot_gan.pt")
+    result = {"algorithm": "fewshot-gan", "dataset": data.source, "device": str(device),
+              "k_shot": args.k_shot, "adapt_steps": args.adapt_steps,
+              "iterations": args.iterations, "eval_classes": args.eval_classes,
+              "n_fake": args.n_fake, "feature": "Conv-4 classifier on the training classes",
+              "seconds": {k: round(v, 2) for k, v in exp.seconds.items()},
+              "checkpoint": str(path)}
+    for name, (mean, ci) in exp.summary().items():
+        result[f"fd_{name}"], result[f"fd_{name}_ci95"] = round(mean, 4), round(ci, 4)
+    atomic_write_json(result, args.out / "fewshot_gan_results.json")
+    emit(result, args.json)
+    return 0
+
+
+def run_vae(args: argparse.Namespace) -> int:
+    from ..gan.vae import VAE, train_vae
+
+    device = resolve_device(args.device)
+    data, split = _load(args)
+    images = split.train.images.flatten(0, 1).unsqueeze(1).float() / 255.0    # [N, 1, 28, 28]
+    torch.manual_seed(args.seed)
+    model = VAE(z_dim=args.z_dim).to(device)
+    start = time.perf_counter()
+    h = train_vae(model, images, args.steps, args.lr, seed=args.seed, progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    path = atomic_save({"kind": "vae", "z_dim": args.z_dim, "state_dict": model.state_dict()},
+                       args.out / "vae.pt")
+    last = slice(-min(50, args.steps), None)
+    result = {"algorithm": "vae", "dataset": data.source, "steps": args.steps,
+              "seconds": round(seconds, 2), "device": str(device), "checkpoint": str(path),
+              **{k: sum(v[last]) / len(v[last]) for k, v in h.items()}}
+    emit(result, args.json)
+    return 0
+
+
+def run_cyclegan(args: argparse.Namespace) -> int:
+    from ..gan.cyclegan import CycleGANConfig, make_cyclegan, stroke_domains, train_cyclegan
+
+    device = resolve_device(args.device)
+    data, split = _load(args)
+    domain_a, domain_b = stroke_domains(split.train.images)
+    state = make_cyclegan(CycleGANConfig(lambda_cyc=args.lambda_cyc, lr=args.lr,
+                                         seed=args.seed), device)
+    start = time.perf_counter()
+    h = train_cyclegan(state, domain_a, domain_b, args.steps, progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    path = atomic_save({"kind": "cyclegan", "state_dict": state.model.state_dict()},
+                       args.out / "cyclegan.pt")
+    result = {"algorithm": "cyclegan", "dataset": data.source, "steps": args.steps,
+              "seconds": round(seconds, 2), "device": str(device), "checkpoint": str(path),
+              **h[-1]}
+    emit(result, args.json)
+    return 0
+
+
+def _parser(groups, name, help_text, run):
+    p = groups["train"].add_parser(name, help=help_text,
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_common(p)
+    add_data(p)
+    p.set_defaults(run=run)
+    return p
+
+
+def register(groups: dict) -> None:
+    from ..gan.losses import LOSSES
+    from ..gan.toy2d import TOY_DISTRIBUTIONS
+    from ..gan.train import OPTIMIZERS
+
+    p = _parser(groups, "gan", "a GAN on 2-D toy data (--toy) or on the training characters",
+                run_gan)
+    p.add_argument("--toy", choices=sorted(TOY_DISTRIBUTIONS), default=None,
+                   help="train on a 2-D distribution instead of images")
+    p.add_argument("--loss", choices=sorted(LOSSES), default="nonsaturating")
+    p.add_argument("--lr-g", type=positive_float, default=2e-4)
+    p.add_argument("--lr-d", type=positive_float, default=2e-4)
+    p.add_argument("--d-steps", type=positive_int, default=1, help="D steps per G step")
+    p.add_argument("--r1-gamma", type=_non_negative_float, default=0.0, help="R1 γ (0 = off)")
+    p.add_argument("--gp-lambda", type=_non_negative_float, default=10.0, help="WGAN-GP λ")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--steps", type=positive_int, default=2000)
+    p.add_argument("--conditional", action="store_true", help="class-conditional G and D")
+    p.add_argument("--z-dim", type=positive_int, default=64)
+    p.add_argument("--width", type=positive_int, default=32)
+
+    f = _parser(groups, "fewshot-gan", "Reptile-trained GAN (FIGR-like) vs three baselines",
+                run_fewshot)
+    f.add_argument("--loss", choices=sorted(LOSSES), default="nonsaturating")
+    f.add_argument("--iterations", type=positive_int, default=1000, help="meta-iterations")
+    f.add_argument("--inner-steps", type=positive_int, default=5, help="k during meta-training")
+    f.add_argument("--inner-lr", type=positive_float, default=0.05, help="α (SGD)")
+    f.add_argument("--epsilon", type=positive_float, default=0.1, help="Reptile ε")
+    f.add_argument("--meta-batch", type=positive_int, default=4)
+    f.add_argument("--k-shot", type=positive_int, default=4)
+    f.add_argument("--adapt-steps", type=positive_int, default=10)
+    f.add_argument("--pretrain-steps", type=positive_int, default=2000)
+    f.add_argument("--classifier-steps", type=positive_int, default=300)
+    f.add_argument("--eval-classes", type=positive_int, default=20)
+    f.add_argument("--n-fake", type=positive_int, default=100)
+
+    v = _parser(groups, "vae", "a VAE on the training characters (ELBO)", run_vae)
+    v.add_argument("--steps", type=positive_int, default=2000)
+    v.add_argument("--z-dim", type=positive_int, default=16)
+    v.add_argument("--lr", type=positive_float, default=1e-3)
+
+    c = _parser(groups, "cyclegan", "CycleGAN: thin ↔ thick strokes", run_cyclegan)
+    c.add_argument("--steps", type=positive_int, default=1000)
+    c.add_argument("--lambda-cyc", type=_non_negative_float, default=10.0)
+    c.add_argument("--lr", type=positive_float, default=2e-4)
