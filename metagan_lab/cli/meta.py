@@ -1,0 +1,115 @@
+"""`metagan-lab train maml|fomaml|metasgd|anil|reptile` and `metagan-lab bench maml`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import torch
+
+from ..device import resolve_device
+from ..io import atomic_save, atomic_write_json
+from ..meta.bench import bench_meta_iteration
+from ..meta.train import ALGORITHMS, MetaConfig, run_meta
+from .common import add_common, add_data, emit, positive_float, positive_int
+from .protonet import load_split
+
+HELP = {
+    "maml": "MAML, second order (Finn et al. 2017)",
+    "fomaml": "first-order MAML",
+    "metasgd": "Meta-SGD: learned per-parameter inner learning rates (Li et al. 2017)",
+    "anil": "ANIL: adapt the head only (Raghu et al. 2020)",
+    "reptile": "Reptile (Nichol et al. 2018)",
+}
+# Defaults that differ from MetaConfig's (the MAML Omniglot 5-way settings).
+OVERRIDES = {"reptile": {"inner_lr": 0.1, "inner_steps": 5, "eval_inner_steps": 10,
+                         "meta_batch": 5}}
+
+
+def config_from_args(args: argparse.Namespace, algorithm: str) -> MetaConfig:
+    fields = {f.name for f in dataclasses.fields(MetaConfig)} - {"algorithm"}
+    values = {name: getattr(args, name) for name in fields if hasattr(args, name)}
+    return MetaConfig(algorithm=algorithm, **values)
+
+
+def _set_threads(args: argparse.Namespace) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    _set_threads(args)
+    device = resolve_device(args.device)
+    cfg = config_from_args(args, args.algorithm)
+    data, split = load_split(args)
+    out = args.out / cfg.algorithm
+    learner, result = run_meta(cfg, split.train, split.val, split.test, device, out,
+                               progress=not args.quiet)
+    path = atomic_save(learner.state(cfg.iterations), out / "checkpoint.pt")
+    result.update(dataset=data.source, checkpoint=str(path))
+    atomic_write_json(result, out / "results.json")
+    emit(result, args.json)
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    _set_threads(args)
+    device = resolve_device(args.device)
+    cfg = config_from_args(args, args.algorithm)
+    data, split = load_split(args)
+    result = bench_meta_iteration(cfg, split.train.images, device, args.warmup, args.repeat)
+    result["dataset"] = data.source
+    emit(result, args.json)
+    return 0
+
+
+def _meta_options(p: argparse.ArgumentParser, defaults: MetaConfig) -> None:
+    p.add_argument("--ways", dest="n_way", type=positive_int, default=defaults.n_way, help="N")
+    p.add_argument("--shots", dest="k_shot", type=positive_int, default=defaults.k_shot, help="K")
+    p.add_argument("--queries", dest="n_query", type=positive_int, default=defaults.n_query,
+                   help="Q query images per class while meta-training")
+    p.add_argument("--meta-batch", type=int, default=defaults.meta_batch,
+                   help="T tasks per outer step")
+    p.add_argument("--inner-lr", type=float, default=defaults.inner_lr,
+                   help="α (Meta-SGD: its initial value)")
+    p.add_argument("--inner-steps", type=int, default=defaults.inner_steps,
+                   help="k inner steps while meta-training")
+    p.add_argument("--path", default=defaults.path, choices=("auto", "batched", "loop"),
+                   help="batched: all tasks in one pass; loop: one task at a time (same numbers)")
+    p.add_argument("--hidden", type=positive_int, default=defaults.hidden, help="Conv-4 filters")
+    p.add_argument("--epsilon", type=positive_float, default=defaults.epsilon,
+                   help="Reptile's outer step ε (annealed linearly to 0)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="CPU threads for PyTorch (default: PyTorch's choice)")
+
+
+def register(groups: dict) -> None:
+    for algorithm in ALGORITHMS:
+        defaults = MetaConfig(algorithm=algorithm, **OVERRIDES.get(algorithm, {}))
+        p = groups["train"].add_parser(algorithm, help=HELP[algorithm],
+                                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        add_common(p)
+        add_data(p)
+        _meta_options(p, defaults)
+        p.add_argument("--eval-inner-steps", type=int, default=defaults.eval_inner_steps,
+                       help="k inner steps at validation and test")
+        p.add_argument("--meta-lr", type=positive_float, default=defaults.meta_lr,
+                       help="β, Adam's learning rate on the outer loss")
+        p.add_argument("--iterations", type=positive_int, default=defaults.iterations)
+        p.add_argument("--val-every", type=positive_int, default=defaults.val_every)
+        p.add_argument("--val-tasks", type=positive_int, default=defaults.val_tasks)
+        p.add_argument("--test-tasks", type=positive_int, default=defaults.test_tasks)
+        p.add_argument("--eval-queries", dest="eval_query", type=positive_int,
+                       default=defaults.eval_query, help="query images per class at test")
+        p.set_defaults(run=run_train, algorithm=algorithm)
+
+    b = groups["bench"].add_parser(
+        "maml", help="seconds per meta-iteration, tasks/s and peak memory",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_common(b, out=None)
+    add_data(b)
+    _meta_options(b, MetaConfig())
+    b.add_argument("--algorithm", default="maml", choices=ALGORITHMS)
+    b.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
+    b.add_argument("--repeat", type=positive_int, default=5, help="timed iterations (median)")
+    b.set_defaults(run=run_bench)
