@@ -43,7 +43,8 @@ def run_gan(args: argparse.Namespace) -> int:
     else:
         data, split = _load(args)
         n_classes = split.train.n_classes if args.conditional else 0
-        G, D = DCGenerator(args.z_dim, args.width, n_classes), DCDiscriminator(args.width, n_classes)
+        G = DCGenerator(args.z_dim, args.width, n_classes)
+        D = DCDiscriminator(args.width, n_classes)
         sampler, source = image_sampler(split.train.images, args.conditional), data.source
     state = make_gan_state(G, D, sampler, cfg, device)
     start = time.perf_counter()

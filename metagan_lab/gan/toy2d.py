@@ -79,3 +79,15 @@ def gaussian_quantile_samples(n: int, mean: float, std: float,
     up to O(1/n²), so a loss averaged over them is the population loss (used for the D* check)."""
     u = (torch.arange(n, dtype=dtype) + 0.5) / n
     return mean + std * torch.special.ndtri(u)                                 # [n]
+
+
+def evaluate_on_grid(fn: Callable[[Tensor], Tensor], extent: float = 3.0,
+                     resolution: int = 80) -> tuple[Tensor, Tensor, Tensor]:
+    """fn on a resolution² grid of [−extent, extent]²: → (xs [r], ys [r], values [r, r]),
+    values[i, j] = fn((xs[j], ys[i])) (row = y, as image plots expect)."""
+    xs = torch.linspace(-extent, extent, resolution)
+    gy, gx = torch.meshgrid(xs, xs, indexing="ij")                            # [r, r] each
+    points = torch.stack([gx.flatten(), gy.flatten()], dim=1)                 # [r², 2]
+    with torch.no_grad():
+        values = fn(points).reshape(resolution, resolution)
+    return xs, xs, values

@@ -283,3 +283,24 @@ def image_sampler(images: Tensor, conditional: bool = False) -> RealSampler:
 def toy_real_sampler(sampler: Callable[[int, torch.Generator], Tensor]) -> RealSampler:
     """Wrap a 2-D toy sampler (``gan.toy2d``) as an unconditional ``RealSampler``."""
     return lambda n, rng: (sampler(n, rng), None)
+
+
+def generator_gradient_norms(state: GANState, n: int = 256) -> dict[str, float]:
+    """‖∇_θG L_G‖ for the saturating and the non-saturating generator loss at the current weights.
+
+    At the start of training D rejects G(z) easily (D(G(z)) ≈ 0), where the saturating loss
+    log(1 − D(G(z))) is flat: its gradient is orders of magnitude smaller than the non-saturating
+    one (Goodfellow et al. 2014, §3).
+    """
+    from .losses import generator_loss_nonsaturating, generator_loss_saturating
+
+    params = [p for p in state.generator.parameters() if p.requires_grad]
+    _, y = _real_batch(state, n) if state.generator.n_classes else (None, None)
+    z = sample_noise(state, n)
+    out = {}
+    for name, fn in (("saturating", generator_loss_saturating),
+                     ("nonsaturating", generator_loss_nonsaturating)):
+        loss = fn(state.discriminator(state.generator(z, y), y))
+        grads = torch.autograd.grad(loss, params)
+        out[name] = torch.sqrt(sum(g.pow(2).sum() for g in grads)).item()
+    return out
