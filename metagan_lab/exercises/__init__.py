@@ -1,0 +1,71 @@
+"""Exercises with automatic checks, one ``check_…`` per function a learner writes.
+
+module          exercises (notebooks/exercises/<notebook>.ipynb)
+protonets.py    prototypes, squared_distances          ex01_prototypes_and_distances
+maml.py         inner_update, maml_query_loss          ex02_inner_update_and_maml
+reptile.py      sgd_steps, reptile_update              ex03_reptile_step
+meta_sgd.py     meta_sgd_update                        ex04_meta_sgd_update
+evaluation.py   accuracy, mean_ci95                    ex05_reporting_results
+gan.py          generator_loss_nonsaturating,          ex06_gan_losses
+                r1_penalty
+generation.py   reparameterize, kl_divergence          ex07_vae_terms
+restoration.py  total_variation, psnr                  ex08_restoration_prior_and_psnr
+
+Usage in a notebook::
+
+    from metagan_lab import exercises as ex
+    def prototypes(support_emb, support_y, n_way): ...      # the learner's code
+    if ex.instructor_mode():                                # METAGAN_LAB_SOLUTIONS=1
+        prototypes = ex.solution("prototypes")
+    ex.check_prototypes(prototypes)
+
+A check returns True when every case agrees, False (with a note) while the exercise cell still
+raises NotImplementedError, and raises ExerciseFailed with the failing case, expected vs got and a
+hint otherwise. The core library does not import this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import solutions
+from .checking import Case, Exercise, ExerciseFailed, Mistake, instructor_mode, run_check
+from .evaluation import ACCURACY, MEAN_CI95, check_accuracy, check_mean_ci95
+from .gan import (
+    GENERATOR_LOSS_NONSATURATING,
+    R1_PENALTY,
+    check_generator_loss_nonsaturating,
+    check_r1_penalty,
+)
+from .generation import KL_DIVERGENCE, REPARAMETERIZE, check_kl_divergence, check_reparameterize
+from .maml import INNER_UPDATE, MAML_QUERY_LOSS, check_inner_update, check_maml_query_loss
+from .meta_sgd import META_SGD_UPDATE, check_meta_sgd_update
+from .protonets import PROTOTYPES, SQUARED_DISTANCES, check_prototypes, check_squared_distances
+from .reptile import REPTILE_UPDATE, SGD_STEPS, check_reptile_update, check_sgd_steps
+from .restoration import PSNR, TOTAL_VARIATION, check_psnr, check_total_variation
+
+EXERCISES: dict[str, Exercise] = {e.name: e for e in (
+    PROTOTYPES, SQUARED_DISTANCES,
+    INNER_UPDATE, MAML_QUERY_LOSS,
+    SGD_STEPS, REPTILE_UPDATE,
+    META_SGD_UPDATE,
+    ACCURACY, MEAN_CI95,
+    GENERATOR_LOSS_NONSATURATING, R1_PENALTY,
+    REPARAMETERIZE, KL_DIVERGENCE,
+    TOTAL_VARIATION, PSNR,
+)}
+
+
+def solution(name: str) -> Callable:
+    """The reference solution of exercise ``name`` (instructor mode fills the cells with these)."""
+    if name not in EXERCISES:
+        raise ValueError(f"unknown exercise {name!r}; choose one of {sorted(EXERCISES)}")
+    return getattr(solutions, name)
+
+
+__all__ = ["EXERCISES", "Case", "Exercise", "ExerciseFailed", "Mistake", "check_accuracy",
+           "check_generator_loss_nonsaturating", "check_inner_update", "check_kl_divergence",
+           "check_maml_query_loss", "check_mean_ci95", "check_meta_sgd_update", "check_prototypes",
+           "check_psnr", "check_r1_penalty", "check_reparameterize", "check_reptile_update",
+           "check_sgd_steps", "check_squared_distances", "check_total_variation",
+           "instructor_mode", "run_check", "solution"]
