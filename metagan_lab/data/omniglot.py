@@ -90,7 +90,7 @@ def preprocess_png(data: bytes, label: str, size: int = 28) -> np.ndarray:
         raise RuntimeError(f"unreadable PNG {label}: {exc}") from exc
     ink = 255 - np.asarray(img.convert("L"), dtype=np.uint8)      # stroke (black) → 255
     small = Image.fromarray(ink).resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(small, dtype=np.uint8)
+    return np.array(small, dtype=np.uint8)
 
 
 def _cache_key(sources: dict[str, Path], size: int) -> str:

@@ -1,0 +1,129 @@
+"""Command line, checkpoints (atomic writes, safe loads), devices, and the environment files."""
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch
+
+from metagan_lab.cli import main
+from metagan_lab.device import resolve_device
+from metagan_lab.io import atomic_save, safe_load
+from metagan_lab.models import Conv4
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("METAGAN_LAB_DATA", str(tmp_path / "no-data"))
+    monkeypatch.setenv("METAGAN_LAB_CACHE", str(tmp_path / "cache"))
+
+
+def test_train_protonet_json_checkpoint_and_eval(tmp_path, offline, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "protonet", "--dataset", "glyphs", "--iterations", "3", "--ways", "3",
+                 "--queries", "2", "--test-episodes", "4", "--device", "cpu", "--json",
+                 "--quiet", "--out", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"accuracy", "ci95", "seconds", "iterations", "device"} <= result.keys()
+    assert result["iterations"] == 3 and result["device"] == "cpu"
+    assert 0 <= result["accuracy"] <= 1
+    ckpt = torch.load(out / "protonet.pt", weights_only=True)
+    assert ckpt["kind"] == "protonet" and ckpt["config"]["n_way"] == 3
+    assert main(["eval", str(out / "protonet.pt"), "--dataset", "glyphs", "--episodes", "4",
+                 "--ways", "3", "--queries", "2", "--json", "--quiet", "--device", "cpu"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["episodes"] == 4 and again["n_way"] == 3
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_gpu_is_a_clear_error_not_a_traceback(offline):
+    proc = subprocess.run([sys.executable, "-m", "metagan_lab", "train", "protonet",
+                           "--device", "cuda", "--iterations", "1"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "no CUDA GPU" in proc.stderr and "--device cpu" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_numbers_are_rejected_with_the_value(offline, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "protonet", "--ways", "0"])
+    assert "got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "protonet", "--dataset", "glyphs", "--ways", "5", "--shots", "15",
+              "--queries", "15", "--iterations", "1", "--quiet"])
+    assert "15 + 15 = 30 is more than the 20 samples" in capsys.readouterr().err
+
+
+def test_eval_refuses_a_file_that_is_not_a_checkpoint(tmp_path, offline, capsys):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"\x00 truncated")
+    with pytest.raises(SystemExit):
+        main(["eval", str(bad), "--dataset", "glyphs"])
+    assert "broken.pt" in capsys.readouterr().err
+
+
+def test_data_command_reports_root_and_source(tmp_path, offline, capsys):
+    assert main(["data", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["data_root"] == str(tmp_path / "no-data") and info["omniglot"] == "not found"
+    assert info["from"] == "METAGAN_LAB_DATA"
+
+
+def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = atomic_save({"w": torch.ones(2)}, tmp_path / "ckpt.pt")
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        atomic_save({"bad": Unpicklable()}, path)
+    assert torch.equal(safe_load(path)["w"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
+
+
+def test_safe_load_refuses_pickled_code(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"f": print}, path)                      # a function: needs full unpickling
+    with pytest.raises(RuntimeError, match="evil.pt"):
+        safe_load(path)
+
+
+def test_resolve_device_messages():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="'tpu'"):
+        resolve_device("tpu")
+
+
+def test_conv4_embedding_and_functional_call():
+    model = Conv4()
+    x = torch.randn(3, 1, 28, 28)
+    assert model(x).shape == (3, 64)
+    params = dict(model.named_parameters())
+    out = torch.func.functional_call(model, params, (x,))
+    assert torch.allclose(out, model(x))
+    assert Conv4(n_classes=5)(x).shape == (3, 5)
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_lists_the_same_runtime_requirements_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {_name(r) for r in project["dependencies"]}
+    text = (ROOT / "environment.yml").read_text()
+    pip_section = text.split("- pip:", 1)[1]
+    conda_pip = {_name(line.strip()[2:]) for line in pip_section.splitlines()
+                 if line.strip().startswith("- ") and not line.strip().startswith("- -e")}
+    assert conda_pip == runtime, f"only in environment.yml: {conda_pip - runtime}; " \
+                                 f"only in pyproject.toml: {runtime - conda_pip}"
+    assert re.search(r"^\s*-\s*python", text, re.M) and re.search(r"^\s*-\s*pip\s*$", text, re.M)
