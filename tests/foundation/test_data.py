@@ -44,7 +44,8 @@ def write_fake(root: Path, as_zip: bool, samples: int = 3) -> None:
         for alphabet, n_chars in alphabets:
             for c in range(1, n_chars + 1):
                 for s in range(1, samples + 1):
-                    files[f"{part}/{alphabet}/character{c:02d}/{c:04d}_{s:02d}.png"] = png_bytes(seed)
+                    name = f"{part}/{alphabet}/character{c:02d}/{c:04d}_{s:02d}.png"
+                    files[name] = png_bytes(seed)
                     seed += 1
         if as_zip:
             (root / "omniglot").mkdir(parents=True, exist_ok=True)
@@ -209,7 +210,8 @@ SHARED = os.environ.get("METAGAN_LAB_DATA", "")
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED or not (Path(SHARED) / "omniglot").is_dir(),
-                    reason="full Omniglot not found (set METAGAN_LAB_DATA to a folder with omniglot/)")
+                    reason="full Omniglot not found (set METAGAN_LAB_DATA to a folder with "
+                           "omniglot/)")
 def test_full_omniglot_when_present(monkeypatch):
     monkeypatch.delenv("METAGAN_LAB_CACHE")                        # use the real cache
     load_omniglot(SHARED, download=False, progress=False)          # builds the cache once

@@ -12,8 +12,8 @@ from metagan_lab.tasks import sample_sinusoid_tasks
 
 
 def test_sinusoid_ranges_and_values():
-    tasks = sample_sinusoid_tasks(500, k_shot=5, n_query=7, generator=torch.Generator().manual_seed(0),
-                                  dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    tasks = sample_sinusoid_tasks(500, k_shot=5, n_query=7, generator=gen, dtype=torch.float64)
     assert tasks.support_x.shape == (500, 5, 1) and tasks.query_y.shape == (500, 7, 1)
     assert 0.1 <= tasks.amplitude.min() and tasks.amplitude.max() <= 5.0
     assert 0.0 <= tasks.phase.min() and tasks.phase.max() <= math.pi
@@ -23,7 +23,8 @@ def test_sinusoid_ranges_and_values():
     expected = tasks.amplitude[t] * torch.sin(tasks.support_x[t] - tasks.phase[t])
     assert torch.allclose(tasks.support_y[t], expected, atol=1e-15)
     grid = torch.linspace(-5, 5, 11, dtype=torch.float64)
-    assert torch.allclose(tasks.curve(grid)[t], tasks.amplitude[t] * torch.sin(grid - tasks.phase[t]))
+    curve = tasks.amplitude[t] * torch.sin(grid - tasks.phase[t])
+    assert torch.allclose(tasks.curve(grid)[t], curve)
 
 
 def test_sinusoid_bad_values():
