@@ -156,7 +156,7 @@ def test_learner_notebook_has_the_exercise(name):
     assert path.exists(), f"missing exercise notebook {path}"
     cells = json.loads(path.read_text())["cells"]
     sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    learner = [s for s in sources if s.lstrip().startswith(f"def {name}(")]
+    learner = [s for s in sources if f"\ndef {name}(" in s and "YOUR CODE" in s]
     assert learner and "raise NotImplementedError" in learner[0], f"no learner cell for {name}"
     assert any(f"ex.check_{name}({name})" in s for s in sources), f"no check cell for {name}"
     assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code"), \
