@@ -73,7 +73,7 @@ def run_fewshot(args: argparse.Namespace) -> int:
                            epsilon=args.epsilon, meta_batch=args.meta_batch, seed=args.seed)
     data, split = _load(args)
     check_k_shot(args.k_shot, split.test.n_samples - 2)
-    exp = run_fewshot_experiment(split.train, split.test, cfg, args.iterations,
+    exp = run_fewshot_experiment(split.train, split.val, split.test, cfg, args.iterations,
                                  args.pretrain_steps, args.classifier_steps, args.k_shot,
                                  args.adapt_steps, args.eval_classes, args.n_fake, device,
                                  progress=not args.quiet)
@@ -87,6 +87,7 @@ def run_fewshot(args: argparse.Namespace) -> int:
               "iterations": args.iterations, "eval_classes": args.eval_classes,
               "n_fake": args.n_fake, "feature": "Conv-4 classifier on the training classes",
               "seconds": {k: round(v, 2) for k, v in exp.seconds.items()},
+              "adapt_lr": exp.inner_lrs,
               "checkpoint": str(path)}
     for name, (mean, ci) in exp.summary().items():
         result[f"fd_{name}"], result[f"fd_{name}_ci95"] = round(mean, 4), round(ci, 4)

@@ -20,7 +20,14 @@ from ..data.images import ClassImages
 from ..models import params_of
 from ..stats import mean_ci95
 from ..types import Params
-from .fewshot import FewShotGANConfig, evaluate_fewshot, make_gan, meta_train_gan, pretrain_gan
+from .fewshot import (
+    FewShotGANConfig,
+    evaluate_fewshot,
+    make_gan,
+    meta_train_gan,
+    pretrain_gan,
+    select_inner_lr,
+)
 from .metrics import FeatureNet, feature_net, train_feature_classifier
 
 ADAPTED = ("reptile_adapted", "scratch", "pretrained_finetuned")
@@ -33,6 +40,7 @@ class FewShotExperiment:
     inits: dict[str, tuple[Params, Params]]
     feature: FeatureNet
     fd: dict[str, list[float]]                      # method → FD per evaluated class
+    inner_lrs: dict[str, float]                     # method → adaptation α (chosen on val)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, tuple[float, float]]:
@@ -41,13 +49,15 @@ class FewShotExperiment:
                 for k, v in self.fd.items()}
 
 
-def run_fewshot_experiment(train: ClassImages, test: ClassImages, cfg: FewShotGANConfig,
+def run_fewshot_experiment(train: ClassImages, val: ClassImages | None, test: ClassImages,
+                           cfg: FewShotGANConfig,
                            iterations: int, pretrain_steps: int, classifier_steps: int,
                            k_shot: int = 4, adapt_steps: int = 10, n_eval_classes: int = 20,
                            n_fake: int = 100, device: str | torch.device = "cpu",
                            progress: bool = False,
                            feature: FeatureNet | None = None) -> FewShotExperiment:
-    """Meta-train, pre-train the baseline, train the feature network, evaluate all four methods."""
+    """Meta-train, pre-train the baseline, train the feature network, choose each method's
+    adaptation α on ``val`` (when given; else cfg.inner_lr for all), evaluate on ``test``."""
     seconds = {}
     t = time.perf_counter()
     G, D, tg, td = meta_train_gan(train.images, cfg, iterations, device, progress)
@@ -66,8 +76,14 @@ def run_fewshot_experiment(train: ClassImages, test: ClassImages, cfg: FewShotGA
              "scratch": (params_of(G0, False), params_of(D0, False)),
              "pretrained_finetuned": (pg, pd)}
     t = time.perf_counter()
-    fd = evaluate_fewshot(G, D, inits, test.images, feature, k_shot, adapt_steps, cfg.inner_lr,
+    adapted = {k: v for k, v in inits.items() if k in ADAPTED}
+    lrs = (select_inner_lr(G, D, adapted, val.images, feature, k_shot, adapt_steps,
+                           n_fake=n_fake, seed=cfg.seed + 3, loss=cfg.loss)
+           if val is not None else dict.fromkeys(adapted, cfg.inner_lr))
+    seconds["select_lr"] = time.perf_counter() - t
+    t = time.perf_counter()
+    fd = evaluate_fewshot(G, D, inits, test.images, feature, k_shot, adapt_steps, lrs,
                           n_eval_classes, n_fake, seed=cfg.seed + 2, loss=cfg.loss,
                           adapt_methods=ADAPTED)
     seconds["evaluate"] = time.perf_counter() - t
-    return FewShotExperiment(G, D, inits, feature, fd, seconds)
+    return FewShotExperiment(G, D, inits, feature, fd, lrs, seconds)

@@ -163,7 +163,8 @@ def generate(G: nn.Module, theta_g: Params, n: int, seed: int = 0) -> Tensor:
 
 def evaluate_fewshot(G: nn.Module, D: nn.Module, inits: dict[str, tuple[Params, Params]],
                      test_images: Tensor, feature: nn.Module, k_shot: int, inner_steps: int,
-                     inner_lr: float, n_classes: int = 10, n_fake: int = 100, seed: int = 0,
+                     inner_lr: float | dict[str, float], n_classes: int = 10, n_fake: int = 100,
+                     seed: int = 0,
                      loss: str = "nonsaturating", adapt_methods: tuple[str, ...] | None = None,
                      ) -> dict[str, list[float]]:
     """Fréchet distance per unseen class for each initialisation in ``inits``.
@@ -171,6 +172,8 @@ def evaluate_fewshot(G: nn.Module, D: nn.Module, inits: dict[str, tuple[Params, 
     test_images: uint8 [C, S, 28, 28]. For each of ``n_classes`` classes, K shots are drawn; each
     init in ``adapt_methods`` (default: all) is adapted on them for k steps, the others are used
     as they are; ``n_fake`` samples are compared with the class's S − K remaining images.
+    ``inner_lr`` may be one α for all, or a dict method → α. A method whose adaptation diverges
+    (non-finite samples) scores FD = inf for that class.
     """
     check_k_shot(k_shot, test_images.shape[1] - 2)
     adapt_methods = tuple(inits) if adapt_methods is None else adapt_methods
@@ -186,8 +189,11 @@ def evaluate_fewshot(G: nn.Module, D: nn.Module, inits: dict[str, tuple[Params, 
         shots, held_out = imgs[:k_shot], imgs[k_shot:]
         for name, (tg, td) in inits.items():
             if name in adapt_methods:
-                tg, _ = adapt_gan(G, D, tg, td, shots, inner_steps, inner_lr, loss, seed=c)
-            out[name].append(frechet_distance(held_out, generate(G, tg, n_fake, seed=c), feature))
+                lr = inner_lr[name] if isinstance(inner_lr, dict) else inner_lr
+                tg, _ = adapt_gan(G, D, tg, td, shots, inner_steps, lr, loss, seed=c)
+            fake = generate(G, tg, n_fake, seed=c)
+            out[name].append(frechet_distance(held_out, fake, feature)
+                             if torch.isfinite(fake).all() else math.inf)
     return out
 
 
@@ -204,3 +210,21 @@ def pretrain_gan(class_images: Tensor, cfg: FewShotGANConfig, steps: int, batch_
     state = make_gan_state(G, D, image_sampler(class_images), gan_cfg, device)
     train_steps(state, steps, progress=progress)
     return params_of(G, False), params_of(D, False)
+
+
+def select_inner_lr(G: nn.Module, D: nn.Module, inits: dict[str, tuple[Params, Params]],
+                    val_images: Tensor, feature: nn.Module, k_shot: int, inner_steps: int,
+                    candidates: tuple[float, ...] = (0.05, 0.01, 0.002), n_classes: int = 5,
+                    n_fake: int = 100, seed: int = 0, loss: str = "nonsaturating",
+                    ) -> dict[str, float]:
+    """Each method's adaptation α chosen by mean FD on validation classes (never test classes),
+    so that every baseline gets its best learning rate."""
+    best: dict[str, tuple[float, float]] = {}
+    for lr in candidates:
+        fd = evaluate_fewshot(G, D, inits, val_images, feature, k_shot, inner_steps, lr,
+                              n_classes, n_fake, seed, loss)
+        for name, values in fd.items():
+            score = sum(values) / len(values)
+            if name not in best or score < best[name][1]:
+                best[name] = (lr, score)
+    return {name: lr for name, (lr, _) in best.items()}

@@ -38,3 +38,32 @@ def test_train_vae_and_cyclegan_on_glyphs(tmp_path, capsys, monkeypatch):
     assert vae["algorithm"] == "vae" and vae["elbo"] < 0
     cyc = run_json(capsys, ["train", "cyclegan", "--steps", "2", *common])
     assert cyc["cycle"] >= 0
+
+
+def test_train_fewshot_gan_reports_all_four_methods(tmp_path, capsys, monkeypatch):
+    import metagan_lab.cli.gan as cli_gan
+    from metagan_lab.data import MetaSplit, make_glyphs
+
+    data = make_glyphs(n_classes=12)
+    split = MetaSplit(data.subset(list(range(6))), data.subset([6, 7, 8]),
+                      data.subset([9, 10, 11]))
+    monkeypatch.setattr(cli_gan, "_load", lambda args: (data, split))
+    out = run_json(capsys, ["train", "fewshot-gan", "--iterations", "1", "--inner-steps", "1",
+                            "--meta-batch", "2", "--pretrain-steps", "1", "--classifier-steps",
+                            "1", "--adapt-steps", "1", "--k-shot", "2", "--eval-classes", "2",
+                            "--n-fake", "4", "--device", "cpu", "--quiet", "--json", "--out",
+                            str(tmp_path)])
+    for name in ("reptile_adapted", "meta_init", "scratch", "pretrained_finetuned"):
+        assert f"fd_{name}" in out
+    assert set(out["adapt_lr"]) == {"reptile_adapted", "scratch", "pretrained_finetuned"}
+
+
+def test_fewshot_gan_rejects_k_larger_than_the_class(capsys, monkeypatch):
+    import metagan_lab.cli.gan as cli_gan
+    from metagan_lab.data import MetaSplit, make_glyphs
+
+    data = make_glyphs(n_classes=4)
+    monkeypatch.setattr(cli_gan, "_load", lambda args: (data, MetaSplit(data, None, data)))
+    with pytest.raises(SystemExit):
+        main(["train", "fewshot-gan", "--k-shot", "19", "--quiet"])
+    assert "k_shot" in capsys.readouterr().err
