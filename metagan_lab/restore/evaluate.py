@@ -124,3 +124,35 @@ def format_table(rows: list[dict]) -> str:
             cells.append(f"{r['psnr']:.2f} ± {r['psnr_ci95']:.2f} / {r['ssim']:.3f}")
         lines.append(f"| {setting} | {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def compare_on_task(model: nn.Module, methods: Sequence[Method], task: RestorationTask,
+                    inner_lr: float, tv_weight: float = 0.0, steps: Sequence[int] = STEPS,
+                    seed: int = 0) -> dict[str, dict]:
+    """Every method on one task: {name: adaptation_curve dict with "outputs"} (the notebook's
+    side-by-side view); the classical method's curve is flat."""
+    curves = {}
+    for method in methods:
+        if method.theta is None:
+            out = classical_task(task)
+            p, s = psnr(out, task.query_y).mean().item(), ssim(out, task.query_y).mean().item()
+            curves[method.name] = {"steps": sorted(steps), "psnr": [p] * len(steps),
+                                   "ssim": [s] * len(steps), "outputs": [out] * len(steps)}
+        else:
+            curves[method.name] = adaptation_curve(
+                model, method.theta, task, inner_lr, tv_weight, steps, method.self_supervised,
+                torch.Generator().manual_seed(seed), return_outputs=True)
+    return curves
+
+
+def rows_to_curves(rows: list[dict], setting: str) -> dict[str, dict]:
+    """The table rows of one setting as {method: {"steps", "psnr", "ssim"}} (for plotting)."""
+    curves: dict[str, dict] = {}
+    for r in sorted((r for r in rows if r["setting"] == setting), key=lambda r: r["steps"]):
+        c = curves.setdefault(r["method"], {"steps": [], "psnr": [], "ssim": []})
+        for key in c:
+            c[key].append(r[key])
+    if not curves:
+        known = sorted({r["setting"] for r in rows})
+        raise ValueError(f"no rows for setting {setting!r}; the table has {known}")
+    return curves
