@@ -8,7 +8,7 @@ from torch import Tensor
 
 
 def _image(ax, img: Tensor, title: str | None = None) -> None:
-    ax.imshow(img.detach().cpu().squeeze(0).clamp(0, 1), cmap="gray", vmin=0, vmax=1)
+    ax.imshow(img.detach().cpu().squeeze(0).clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -56,10 +56,10 @@ def degradation_figure(clean: Tensor, degraded: Tensor, kernel: Tensor | None = 
     if extra:
         ax = axes[0, n]
         if kernel is not None:
-            ax.imshow(kernel.cpu(), cmap="magma")
+            ax.imshow(kernel.detach().cpu().numpy(), cmap="magma")
             ax.set_title(f"kernel {tuple(kernel.shape)}", fontsize=8)
         else:
-            ax.imshow(known[0, 0].cpu(), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(known[0, 0].cpu().float().numpy(), cmap="gray", vmin=0, vmax=1)
             ax.set_title("mask (white = kept)", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
