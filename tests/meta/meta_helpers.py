@@ -56,3 +56,13 @@ def plain_meta_gradient(model, params, episode, inner_lr, steps, first_order=Fal
                 theta[n] = theta[n] - a * g
         total = total + F.cross_entropy(functional_call(model, theta, (qx,)), qy)
     return torch.autograd.grad(total / episode.n_tasks, list(leaves.values()))
+
+
+def noise_classes(n_classes=12, n_samples=6, seed=0):
+    """A tiny learnable image set: each class is a random 28×28 pattern plus per-sample noise."""
+    from metagan_lab.data import ClassImages
+
+    g = torch.Generator().manual_seed(seed)
+    base = torch.rand(n_classes, 1, 28, 28, generator=g) * 200
+    x = base + 55 * torch.rand(n_classes, n_samples, 28, 28, generator=g)
+    return ClassImages(x.round().to(torch.uint8), tuple(f"c{i}" for i in range(n_classes)))

@@ -1,0 +1,78 @@
+"""A 2-D parameter toy for drawing meta-updates: task i's loss is L_i(θ) = ½‖θ − c_i‖².
+
+Each function returns the path of θ as an array [steps + 1, 2] and uses the library's own inner
+loop (``functional.inner_loop``), ``reptile_update`` and ``maml_outer_loss``-style differentiation,
+so the drawing shows exactly what the Omniglot code does. Explained in
+``notebooks/03_reptile_and_first_order.ipynb``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ..types import Params
+from .functional import inner_loop
+from .reptile import reptile_update
+
+
+def quadratic_loss(params: Params, optimum: torch.Tensor) -> torch.Tensor:
+    """L_i(θ) = ½‖θ − c_i‖²."""
+    return 0.5 * (params["theta"] - optimum).pow(2).sum()
+
+
+def _adapted(theta: torch.Tensor, optimum: torch.Tensor, inner_lr: float, inner_steps: int,
+             first_order: bool) -> Params:
+    start = {"theta": theta}
+    return inner_loop(lambda p: quadratic_loss(p, optimum), start, inner_lr, inner_steps,
+                      first_order)
+
+
+def _as_tensors(theta0, optima) -> tuple[torch.Tensor, torch.Tensor]:
+    theta = torch.as_tensor(theta0, dtype=torch.float64).reshape(2)
+    c = torch.as_tensor(np.asarray(optima, dtype=np.float64)).reshape(-1, 2)   # [tasks, 2]
+    if len(c) == 0:
+        raise ValueError("need at least one task optimum")
+    return theta, c
+
+
+def reptile_path_2d(theta0: Sequence[float], task_optima: Sequence[Sequence[float]],
+                    epsilon: float, steps: int, inner_lr: float = 1.0,
+                    inner_steps: int = 1) -> np.ndarray:
+    """θ over ``steps`` Reptile updates θ ← θ + ε (mean_i φ̃_i − θ), all tasks every step.
+
+    φ̃_i is k SGD steps of size α on L_i from θ; α = 1 solves each quadratic exactly.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    theta, c = _as_tensors(theta0, task_optima)
+    path = [theta.clone()]
+    for _ in range(steps):
+        start = theta.requires_grad_()
+        phis = [_adapted(start, ci, inner_lr, inner_steps, True) for ci in c]
+        theta = reptile_update({"theta": start}, phis, epsilon)["theta"].detach()
+        path.append(theta.clone())
+    return torch.stack(path).numpy()
+
+
+def maml_path_2d(theta0: Sequence[float], task_optima: Sequence[Sequence[float]],
+                 meta_lr: float, steps: int, inner_lr: float = 0.5, inner_steps: int = 1,
+                 first_order: bool = False) -> np.ndarray:
+    """θ over ``steps`` of gradient descent on (1/T) Σ_i L_i(θ'_i) (query = support here).
+
+    ``first_order=True`` is first-order MAML: the inner gradients are treated as constants.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    theta, c = _as_tensors(theta0, task_optima)
+    path = [theta.clone()]
+    for _ in range(steps):
+        start = theta.requires_grad_()
+        outer = sum(quadratic_loss(_adapted(start, ci, inner_lr, inner_steps, first_order), ci)
+                    for ci in c) / len(c)
+        (g,) = torch.autograd.grad(outer, [start])
+        theta = (start - meta_lr * g).detach()
+        path.append(theta.clone())
+    return torch.stack(path).numpy()

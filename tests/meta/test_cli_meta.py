@@ -1,0 +1,58 @@
+"""`metagan-lab train maml|…` and `metagan-lab bench maml` on a tiny in-memory data set."""
+
+import json
+
+import pytest
+from meta_helpers import noise_classes
+
+import metagan_lab.cli.meta as cli_meta
+from metagan_lab.cli import main
+from metagan_lab.data import MetaSplit
+
+TINY = ["--device", "cpu", "--ways", "3", "--queries", "2", "--meta-batch", "2", "--hidden", "8",
+        "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def tiny_data(monkeypatch):
+    data = noise_classes()
+    monkeypatch.setattr(cli_meta, "load_split",
+                        lambda args: (data, MetaSplit(data, data, data)))
+
+
+def last_json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("algorithm", ["maml", "reptile"])
+def test_train_prints_json_results_and_writes_a_checkpoint(algorithm, tmp_path, capsys):
+    assert main(["train", algorithm, *TINY, "--iterations", "2", "--val-every", "1",
+                 "--val-tasks", "2", "--test-tasks", "4", "--eval-queries", "2",
+                 "--out", str(tmp_path), "--json", "--quiet"]) == 0
+    result = last_json(capsys)
+    for key in ("accuracy", "ci95", "seconds", "iterations", "device"):
+        assert key in result
+    assert result["iterations"] == 2 and result["tasks"] == 4 and result["device"] == "cpu"
+    assert (tmp_path / algorithm / "checkpoint.pt").is_file()
+    assert json.loads((tmp_path / algorithm / "results.json").read_text())["algorithm"] == algorithm
+
+
+def test_bench_prints_timings_and_memory(capsys):
+    assert main(["bench", "maml", *TINY, "--warmup", "0", "--repeat", "1", "--path", "batched",
+                 "--json", "--quiet"]) == 0
+    result = last_json(capsys)
+    assert result["seconds_per_iteration"] > 0 and result["peak_memory_mb"] > 0
+    assert result["tasks_per_second"] == pytest.approx(2 / result["seconds_per_iteration"])
+    assert result["path"] == "batched" and result["algorithm"] == "maml"
+
+
+@pytest.mark.parametrize("flag,value,needle", [("--inner-lr", "-0.4", "-0.4"),
+                                               ("--inner-lr", "nan", "nan"),
+                                               ("--inner-steps", "-1", "-1"),
+                                               ("--meta-batch", "0", "got 0")])
+def test_bad_values_are_one_line_errors_naming_the_value(flag, value, needle, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "maml", *TINY, flag, value, "--quiet"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("metagan-lab: error:") and needle in err and "Traceback" not in err

@@ -1,0 +1,76 @@
+"""Reptile: the update, one meta-step on episodes, and the 2-D toy."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from meta_helpers import DT, rel_err, tiny_conv4, tiny_episode
+from torch.func import functional_call
+
+from metagan_lab.meta.reptile import reptile_step, reptile_update
+from metagan_lab.meta.toy2d import maml_path_2d, reptile_path_2d
+
+
+def test_reptile_update_moves_toward_the_mean_of_the_adapted_weights():
+    theta = {"w": torch.tensor([0.0, 0.0])}
+    phis = [{"w": torch.tensor([1.0, 0.0])}, {"w": torch.tensor([0.0, 3.0])}]
+    out = reptile_update(theta, phis, 0.5)
+    assert torch.allclose(out["w"], torch.tensor([0.25, 0.75]))
+
+
+@pytest.mark.parametrize("path", ["loop", "batched"])
+def test_reptile_with_one_step_is_sgd_on_the_mean_support_loss(path):
+    """k = 1: θ + ε(mean φ̃ − θ) = θ − εα ∇ (1/T) Σ_i L_support_i(θ) (Reptile paper, §5)."""
+    model, params = tiny_conv4()
+    ep = tiny_episode(n_tasks=3)
+    alpha, eps = 0.3, 0.5
+    new = reptile_step(model, params, ep, alpha, 1, eps, path=path)
+    mean_loss = sum(F.cross_entropy(functional_call(model, params, (sx,)), sy)
+                    for sx, sy in zip(ep.support_x, ep.support_y)) / 3
+    grads = torch.autograd.grad(mean_loss, list(params.values()))
+    sgd = {n: p - eps * alpha * g for (n, p), g in zip(params.items(), grads)}
+    assert rel_err(new, sgd) <= 1e-12
+    assert all(not p.requires_grad for p in new.values())
+
+
+def test_reptile_batched_equals_loop_with_several_steps():
+    model, params = tiny_conv4()
+    ep = tiny_episode(n_tasks=3)
+    a, b = (reptile_step(model, params, ep, 0.2, 3, 0.7, path=p) for p in ("loop", "batched"))
+    assert rel_err(a, b) <= 1e-10
+    assert a["head.weight"].dtype == DT
+
+
+def test_reptile_rejects_bad_epsilon_and_empty_batches():
+    model, params = tiny_conv4()
+    with pytest.raises(ValueError, match="epsilon"):
+        reptile_step(model, params, tiny_episode(1), 0.1, 1, 0.0)
+    with pytest.raises(ValueError, match="at least one"):
+        reptile_update(params, [], 0.1)
+
+
+def test_reptile_path_2d_with_exact_inner_solves_goes_to_the_midpoint():
+    path = reptile_path_2d((0, 0), [(1, 0), (0, 1)], epsilon=1.0, steps=1)
+    assert path.shape == (2, 2)
+    assert np.allclose(path[-1], [0.5, 0.5])
+
+
+def test_reptile_path_2d_with_partial_inner_steps_follows_the_closed_form():
+    """φ_i = c_i + (1 − α)^k (θ − c_i) on ½‖θ − c_i‖², hence
+    θ_{t+1} − c̄ = (1 − ε(1 − (1 − α)^k)) (θ_t − c̄)."""
+    optima = [(2.0, 0.0), (0.0, -1.0), (1.0, 4.0)]
+    path = reptile_path_2d((5, 5), optima, epsilon=0.3, steps=4, inner_lr=0.25, inner_steps=2)
+    centre = np.mean(optima, axis=0)
+    rate = 1 - 0.3 * (1 - 0.75**2)
+    expected = centre + rate ** np.arange(5)[:, None] * (np.array([5.0, 5.0]) - centre)
+    assert np.allclose(path, expected, atol=1e-12)
+
+
+def test_maml_path_2d_second_order_has_the_chain_rule_factor():
+    """On quadratics, d/dθ ½‖θ' − c‖² with θ' = θ − α(θ − c) is (1 − α)²(θ − c); FOMAML drops
+    one factor (1 − α)."""
+    first = maml_path_2d((1, 0), [(0, 0)], meta_lr=1.0, steps=1, inner_lr=0.5, first_order=True)
+    second = maml_path_2d((1, 0), [(0, 0)], meta_lr=1.0, steps=1, inner_lr=0.5)
+    assert np.allclose(first[-1], [0.5, 0.0]) and np.allclose(second[-1], [0.75, 0.0])
+    with pytest.raises(ValueError, match="steps"):
+        maml_path_2d((0, 0), [(1, 1)], 0.1, -1)
