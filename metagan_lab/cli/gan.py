@@ -74,9 +74,9 @@ def run_fewshot(args: argparse.Namespace) -> int:
     data, split = _load(args)
     check_k_shot(args.k_shot, split.test.n_samples - 2)
     exp = run_fewshot_experiment(split.train, split.val, split.test, cfg, args.iterations,
-                                 args.pretrain_steps, args.classifier_steps, args.k_shot,
-                                 args.adapt_steps, args.eval_classes, args.n_fake, device,
-                                 progress=not args.quiet)
+                                 args.pretrain_steps, args.classifier_steps, k_shot=args.k_shot,
+                                 adapt_steps=args.adapt_steps, n_eval_classes=args.eval_classes,
+                                 n_fake=args.n_fake, device=device, progress=not args.quiet)
     path = atomic_save({"kind": "fewshot_gan", "config": dataclasses.asdict(cfg),
                         "theta_g": exp.inits["reptile_adapted"][0],
                         "theta_d": exp.inits["reptile_adapted"][1],

@@ -53,7 +53,8 @@ def run_fewshot_experiment(train: ClassImages, val: ClassImages | None, test: Cl
                            cfg: FewShotGANConfig,
                            iterations: int, pretrain_steps: int, classifier_steps: int,
                            k_shot: int = 4, adapt_steps: int = 10, n_eval_classes: int = 20,
-                           n_fake: int = 100, device: str | torch.device = "cpu",
+                           n_fake: int = 100, n_val_classes: int = 5,
+                           device: str | torch.device = "cpu",
                            progress: bool = False,
                            feature: FeatureNet | None = None) -> FewShotExperiment:
     """Meta-train, pre-train the baseline, train the feature network, choose each method's
@@ -78,7 +79,8 @@ def run_fewshot_experiment(train: ClassImages, val: ClassImages | None, test: Cl
     t = time.perf_counter()
     adapted = {k: v for k, v in inits.items() if k in ADAPTED}
     lrs = (select_inner_lr(G, D, adapted, val.images, feature, k_shot, adapt_steps,
-                           n_fake=n_fake, seed=cfg.seed + 3, loss=cfg.loss)
+                           n_classes=n_val_classes, n_fake=n_fake, seed=cfg.seed + 3,
+                           loss=cfg.loss)
            if val is not None else dict.fromkeys(adapted, cfg.inner_lr))
     seconds["select_lr"] = time.perf_counter() - t
     t = time.perf_counter()
