@@ -14,6 +14,17 @@ from ..gan.toy2d import TOY_DISTRIBUTIONS, toy_sampler
 from ..gan.train import GANConfig, make_gan_state, reconfigure, toy_real_sampler, train_steps
 
 
+def _show(out, fig) -> None:
+    """Replace the contents of an Output widget with a figure."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    with out:
+        out.clear_output(wait=True)
+        display(fig)
+    plt.close(fig)
+
+
 def toy_lab_state(distribution: str = "ring", cfg: GANConfig | None = None, seed: int = 0):
     """A fresh GAN on a 2-D distribution (also what the lab's reset button builds)."""
     cfg = cfg or GANConfig(batch_size=128)
@@ -157,16 +168,9 @@ class FewShotAdapter:
         return rows
 
     def show(self) -> None:
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
         from ..viz.gan import image_rows_figure
 
-        fig = image_rows_figure(self.rows(), nrow=self.n_samples)
-        with self.out:
-            self.out.clear_output(wait=True)
-            display(fig)
-        plt.close(fig)
+        _show(self.out, image_rows_figure(self.rows(), nrow=self.n_samples))
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -203,19 +207,12 @@ class CycleExplorer:
         return {"x (thin)": x, "G(x)": gx, "F(G(x))": fgx}, history
 
     def show(self) -> None:
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
         from ..viz.gan import image_rows_figure
 
         rows, history = self.rows()
-        fig = image_rows_figure(rows, nrow=self.n_show,
-                                title=f"λ_cyc = {self.lambda_cyc.value:g}: cycle loss "
-                                      f"{history[-1]['cycle']:.3f}")
-        with self.out:
-            self.out.clear_output(wait=True)
-            display(fig)
-        plt.close(fig)
+        _show(self.out, image_rows_figure(rows, nrow=self.n_show,
+                                          title=f"λ_cyc = {self.lambda_cyc.value:g}: cycle "
+                                                f"loss {history[-1]['cycle']:.3f}"))
 
     def _ipython_display_(self):
         from IPython.display import display
