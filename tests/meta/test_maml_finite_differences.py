@@ -13,6 +13,7 @@ from meta_helpers import tiny_conv4, tiny_episode
 from torch.func import functional_call
 
 from metagan_lab.meta.functional import adapt, task_loss
+from metagan_lab.meta.gradcheck import directional_fd_errors
 from metagan_lab.meta.maml import head_names, maml_outer_loss, meta_gradient
 from metagan_lab.meta.meta_sgd import init_alphas, meta_sgd_outer_loss
 from metagan_lab.meta.reptile import reptile_step
@@ -21,20 +22,18 @@ H = 1e-7            # truncation O(h²) ≈ 1e-9 here; rounding ≈ 1e-16 · |L|
 TOL = 1e-6
 
 
-def directional_check(f, params: dict, grads: dict, n_dirs: int = 2, seed: int = 0) -> float:
-    """Largest relative gap between ⟨g, v⟩ and the central difference of f along v."""
-    g = torch.Generator().manual_seed(seed)
-    worst = 0.0
-    with torch.no_grad():
-        base = {n: p.detach() for n, p in params.items()}
-    for _ in range(n_dirs):
-        v = {n: torch.randn(p.shape, generator=g, dtype=p.dtype) for n, p in base.items()}
-        plus = f({n: base[n] + H * v[n] for n in base}).item()
-        minus = f({n: base[n] - H * v[n] for n in base}).item()
-        fd = (plus - minus) / (2 * H)
-        analytic = sum((grads[n] * v[n]).sum() for n in base).item()
-        worst = max(worst, abs(fd - analytic) / abs(analytic))
-    return worst
+def directional_check(f, params: dict, grads: dict) -> float:
+    return max(directional_fd_errors(f, params, grads, h=H, n_dirs=2))
+
+
+def test_the_check_itself_catches_a_wrong_gradient():
+    params = {"w": torch.tensor([0.3, -1.2], dtype=torch.float64)}
+    f = lambda p: (p["w"] ** 3).sum()  # noqa: E731
+    right = {"w": 3 * params["w"] ** 2}
+    assert directional_check(f, params, right) <= TOL
+    assert directional_check(f, params, {"w": 1.01 * right["w"]}) > 1e-3
+    with pytest.raises(ValueError, match="h must be > 0"):
+        directional_fd_errors(f, params, right, h=0.0)
 
 
 def leaves(params):

@@ -1,0 +1,160 @@
+"""Widgets for notebooks 02–05: sinusoid explorer, 2-D meta-update paths, a meta-trainer button.
+
+Thin views: adaptation is ``meta.sinusoid.adapted_curves``, paths are ``meta.toy2d``, training is
+``meta.train.meta_train`` / ``meta.sinusoid.train_sinusoid_*``; figures come from ``viz.meta``.
+Slider moves only redraw (milliseconds); training runs on a button.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from ..data.images import ClassImages
+from ..meta.sinusoid import (
+    SinusoidConfig,
+    adapted_curves,
+    train_sinusoid_maml,
+    train_sinusoid_pretrained,
+)
+from ..meta.toy2d import maml_path_2d, reptile_path_2d
+from ..meta.train import MetaConfig, meta_test, meta_train, new_learner
+from ..tasks.sinusoid import X_RANGE, sample_sinusoid_tasks
+from .fewshot import _show
+
+
+class SinusoidLab:
+    """A "train" button (MAML and the pre-trained baseline) and sliders α, k, K and task that
+    re-draw both networks' curves after k SGD steps on K points of a new sine."""
+
+    def __init__(self, cfg: SinusoidConfig | None = None):
+        import ipywidgets as w
+
+        self.cfg = cfg = cfg if cfg is not None else SinusoidConfig()
+        self.maml = self.pretrained = None
+        self.iterations = w.IntText(cfg.iterations, description="iterations")
+        self.button = w.Button(description="train MAML + pretrained", button_style="primary",
+                               layout=w.Layout(width="220px"))
+        self.status = w.Label("not trained yet")
+        self.alpha = w.FloatLogSlider(cfg.inner_lr, base=10, min=-3, max=0, step=0.1,
+                                      description="α (inner lr)")
+        self.steps = w.IntSlider(1, min=0, max=10, description="steps k")
+        self.k_shot = w.IntSlider(cfg.k_shot, min=1, max=20, description="points K")
+        self.task = w.IntSlider(0, min=0, max=50, description="task")
+        self.out = w.Output()
+        self.button.on_click(self.on_train)
+        for s in (self.alpha, self.steps, self.k_shot, self.task):
+            s.observe(self.redraw, names="value")
+        self.view = w.VBox([w.HBox([self.iterations, self.button, self.status]),
+                            w.HBox([self.alpha, self.steps]), w.HBox([self.k_shot, self.task]),
+                            self.out])
+
+    def on_train(self, _=None) -> None:
+        self.button.disabled = True
+        try:
+            cfg = dataclasses.replace(self.cfg, iterations=int(self.iterations.value))
+            self.status.value = "training MAML…"
+            self.maml = train_sinusoid_maml(cfg, progress=False)
+            self.status.value = "pre-training the baseline…"
+            self.pretrained = train_sinusoid_pretrained(cfg, progress=False)
+            self.status.value = (f"trained {cfg.iterations} iterations · last MAML outer loss "
+                                 f"{self.maml[2][-1]:.3f}, pretrained loss "
+                                 f"{self.pretrained[2][-1]:.3f}")
+            self.redraw()
+        finally:
+            self.button.disabled = False
+
+    def figure(self):
+        from ..viz.meta import sinusoid_figure
+
+        tasks = sample_sinusoid_tasks(1, self.k_shot.value, 1,
+                                      torch.Generator().manual_seed(1000 + self.task.value))
+        grid = torch.linspace(*X_RANGE, 200)
+        k, alpha = self.steps.value, self.alpha.value
+        curves = {}
+        for name, trained in (("MAML", self.maml), ("pretrained", self.pretrained)):
+            model, params, _ = trained
+            fits = adapted_curves(model, params, tasks, alpha, sorted({0, k}), grid)
+            curves[f"{name}, after {k} step(s)"] = fits[k][0]
+            if k:
+                curves[f"{name}, before adapting"] = fits[0][0]
+        return sinusoid_figure(grid, tasks.curve(grid)[0], tasks.support_x[0],
+                               tasks.support_y[0], curves,
+                               f"A = {tasks.amplitude[0]:.2f}, φ = {tasks.phase[0]:.2f} · "
+                               f"α = {alpha:.3g}, k = {k}")
+
+    def redraw(self, _=None) -> None:
+        if self.maml is None:
+            return
+        _show(self.out, self.figure())
+
+
+def meta_paths_widget(theta0=(3.0, -2.5), optima=((1.0, 1.0), (-1.5, 0.5), (0.0, -1.0))):
+    """Sliders for ε, α, k and the number of meta-steps; draws Reptile, FOMAML and MAML paths."""
+    import ipywidgets as w
+
+    from ..viz.meta import paths_2d_figure
+
+    def show(epsilon=0.5, inner_lr=0.5, inner_steps=1, meta_steps=8):
+        return paths_2d_figure({
+            "Reptile": reptile_path_2d(theta0, optima, epsilon, meta_steps, inner_lr,
+                                       inner_steps),
+            "first-order MAML": maml_path_2d(theta0, optima, epsilon, meta_steps, inner_lr,
+                                             inner_steps, first_order=True),
+            "MAML": maml_path_2d(theta0, optima, epsilon, meta_steps, inner_lr, inner_steps),
+        }, optima)
+
+    return w.interactive(show, epsilon=(0.05, 1.0, 0.05), inner_lr=(0.05, 1.0, 0.05),
+                         inner_steps=(1, 10), meta_steps=(1, 40))
+
+
+class MetaTrainer:
+    """A "train N iterations" button for one algorithm on image tasks, with a live loss plot
+    and the test accuracy ± 95% CI after each chunk. Each click continues from the current θ
+    (Adam's state and Reptile's ε schedule restart with every chunk)."""
+
+    def __init__(self, cfg: MetaConfig, train: ClassImages, test: ClassImages,
+                 device: str = "cpu", eval_tasks: int = 100, plot_every: int = 10):
+        import ipywidgets as w
+
+        self.cfg, self.train_data, self.test_data = cfg, train, test
+        self.device, self.eval_tasks, self.plot_every = device, eval_tasks, plot_every
+        self.learner = new_learner(cfg, device)
+        self.history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+        self.result: dict | None = None
+        self.iterations = w.IntText(cfg.iterations, description="iterations")
+        self.button = w.Button(description=f"train {cfg.algorithm}", button_style="primary")
+        self.status = w.Label("untrained")
+        self.out = w.Output()
+        self.button.on_click(self.on_train)
+        self.view = w.VBox([w.HBox([self.iterations, self.button, self.status]), self.out])
+
+    def _live(self, it: int, loss: float, acc: float) -> None:
+        self.history["loss"].append(loss)
+        self.history["accuracy"].append(acc)
+        if it % self.plot_every == 0:
+            from ..viz.meta import learning_curves_figure
+
+            _show(self.out, learning_curves_figure(
+                {"query loss": self.history["loss"],
+                 "query accuracy": self.history["accuracy"]}, "loss / accuracy",
+                smooth=self.plot_every))
+
+    def on_train(self, _=None) -> None:
+        self.button.disabled = True
+        self.status.value = "training…"
+        try:
+            done = len(self.history["loss"])
+            self.learner.config = dataclasses.replace(
+                self.cfg, iterations=int(self.iterations.value), seed=self.cfg.seed + done)
+            meta_train(self.learner, self.train_data, None, self.device, progress=False,
+                       callback=self._live)
+            self.result = meta_test(self.learner, self.test_data, self.eval_tasks)
+            self.status.value = (f"{len(self.history['loss'])} iterations · test "
+                                 f"{self.cfg.n_way}-way {self.cfg.k_shot}-shot "
+                                 f"{100 * self.result['accuracy']:.1f} ± "
+                                 f"{100 * self.result['ci95']:.1f} % "
+                                 f"({self.result['tasks']} tasks)")
+        finally:
+            self.button.disabled = False
