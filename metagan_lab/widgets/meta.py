@@ -158,3 +158,46 @@ class MetaTrainer:
                                  f"({self.result['tasks']} tasks)")
         finally:
             self.button.disabled = False
+
+
+class BenchmarkTable:
+    """A "train all methods" button: runs ``meta.bench.compare_methods`` and shows the table
+    next to the published numbers."""
+
+    COLUMNS = ("method", "accuracy", "ci95", "seconds", "iterations", "paper")
+
+    def __init__(self, configs: dict[str, MetaConfig], train: ClassImages, test: ClassImages,
+                 device: str = "cpu", protonet_iterations: int | None = None,
+                 test_tasks: int = 100):
+        import ipywidgets as w
+
+        self.configs, self.train_data, self.test_data = configs, train, test
+        self.device, self.protonet_iterations = device, protonet_iterations
+        self.test_tasks = test_tasks
+        self.rows: list[dict] = []
+        self.button = w.Button(description="train all methods", button_style="primary")
+        self.status = w.Label(", ".join((["protonet"] if protonet_iterations else [])
+                                        + list(configs)))
+        self.out = w.Output()
+        self.button.on_click(self.on_run)
+        self.view = w.VBox([w.HBox([self.button, self.status]), self.out])
+
+    def on_run(self, _=None) -> None:
+        from IPython.display import Markdown, display
+
+        from ..meta.bench import compare_methods
+        from ..viz.meta import results_table
+
+        self.button.disabled = True
+        self.status.value = "training…"
+        try:
+            self.rows = compare_methods(self.configs, self.train_data, self.test_data,
+                                        self.device, self.protonet_iterations, self.test_tasks)
+            shown = [{**r, "accuracy": f"{100 * r['accuracy']:.1f}",
+                      "ci95": f"± {100 * r['ci95']:.1f}"} for r in self.rows]
+            with self.out:
+                self.out.clear_output(wait=True)
+                display(Markdown(results_table(shown, self.COLUMNS)))
+            self.status.value = "done"
+        finally:
+            self.button.disabled = False
