@@ -30,12 +30,18 @@ def _adapted(theta: torch.Tensor, optimum: torch.Tensor, inner_lr: float, inner_
                       first_order)
 
 
-def _as_tensors(theta0, optima) -> tuple[torch.Tensor, torch.Tensor]:
+def _path(theta0, task_optima, steps: int, meta_step) -> np.ndarray:
+    """Iterate θ ← meta_step(θ, c) ``steps`` times from θ₀; returns the path [steps + 1, 2]."""
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
     theta = torch.as_tensor(theta0, dtype=torch.float64).reshape(2)
-    c = torch.as_tensor(np.asarray(optima, dtype=np.float64)).reshape(-1, 2)   # [tasks, 2]
+    c = torch.as_tensor(np.asarray(task_optima, dtype=np.float64)).reshape(-1, 2)   # [tasks, 2]
     if len(c) == 0:
         raise ValueError("need at least one task optimum")
-    return theta, c
+    path = [theta]
+    for _ in range(steps):
+        path.append(meta_step(path[-1].clone().requires_grad_(), c).detach())
+    return torch.stack(path).numpy()
 
 
 def reptile_path_2d(theta0: Sequence[float], task_optima: Sequence[Sequence[float]],
@@ -45,16 +51,10 @@ def reptile_path_2d(theta0: Sequence[float], task_optima: Sequence[Sequence[floa
 
     φ̃_i is k SGD steps of size α on L_i from θ; α = 1 solves each quadratic exactly.
     """
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    theta, c = _as_tensors(theta0, task_optima)
-    path = [theta.clone()]
-    for _ in range(steps):
-        start = theta.requires_grad_()
-        phis = [_adapted(start, ci, inner_lr, inner_steps, True) for ci in c]
-        theta = reptile_update({"theta": start}, phis, epsilon)["theta"].detach()
-        path.append(theta.clone())
-    return torch.stack(path).numpy()
+    def step(theta: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        phis = [_adapted(theta, ci, inner_lr, inner_steps, True) for ci in c]
+        return reptile_update({"theta": theta}, phis, epsilon)["theta"]
+    return _path(theta0, task_optima, steps, step)
 
 
 def maml_path_2d(theta0: Sequence[float], task_optima: Sequence[Sequence[float]],
@@ -64,15 +64,9 @@ def maml_path_2d(theta0: Sequence[float], task_optima: Sequence[Sequence[float]]
 
     ``first_order=True`` is first-order MAML: the inner gradients are treated as constants.
     """
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    theta, c = _as_tensors(theta0, task_optima)
-    path = [theta.clone()]
-    for _ in range(steps):
-        start = theta.requires_grad_()
-        outer = sum(quadratic_loss(_adapted(start, ci, inner_lr, inner_steps, first_order), ci)
+    def step(theta: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        outer = sum(quadratic_loss(_adapted(theta, ci, inner_lr, inner_steps, first_order), ci)
                     for ci in c) / len(c)
-        (g,) = torch.autograd.grad(outer, [start])
-        theta = (start - meta_lr * g).detach()
-        path.append(theta.clone())
-    return torch.stack(path).numpy()
+        (g,) = torch.autograd.grad(outer, [theta])
+        return theta - meta_lr * g
+    return _path(theta0, task_optima, steps, step)
