@@ -54,3 +54,10 @@ def test_pretraining_on_all_lowers_the_loss_and_the_table_has_every_row():
     assert len(rows) == 4 and "| noise sigma=0.25 | classic |" in format_table(rows)
     classic = [r for r in rows if r["method"] == "classic"]
     assert classic[0]["psnr"] == classic[1]["psnr"]          # no adaptation for classical
+
+
+def test_glyph_images_split_by_class_with_a_channel_axis():
+    train = restoration_images("glyphs", "train", glyph_classes=10)
+    test = restoration_images("glyphs", "test", glyph_classes=10)
+    assert train.shape == (7 * 20, 1, 28, 28) and test.shape == (3 * 20, 1, 28, 28)
+    assert train.dtype == torch.float32 and 0 <= train.min() and train.max() <= 1
