@@ -87,7 +87,8 @@ class GANLab:
     def redraw(self) -> None:
         from ..viz.gan import figure_png, gan_lab_figure
 
-        self.image.value = figure_png(gan_lab_figure(self.state))
+        with self._lock:                               # pyplot is not thread-safe
+            self.image.value = figure_png(gan_lab_figure(self.state))
 
     def reset(self) -> None:
         self.pause()
