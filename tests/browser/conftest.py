@@ -51,9 +51,12 @@ def notebook_dir() -> Path:
 
 
 def notebooks() -> list[str]:
-    """Every notebook under notebook_dir(), as paths relative to it (exercises/ included)."""
+    """The notebooks driven, relative to notebook_dir(): the top-level ones (the lessons with
+    widgets); with METAGAN_LAB_BROWSER_EXERCISES=1 also exercises/ (no widgets; nbval and
+    tests/exercises already run them, so they are opt-in to keep the suite short)."""
     root = notebook_dir()
-    found = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.ipynb")
+    pattern = "**/*.ipynb" if os.environ.get("METAGAN_LAB_BROWSER_EXERCISES") == "1" else "*.ipynb"
+    found = sorted(p.relative_to(root).as_posix() for p in root.glob(pattern)
                    if ".ipynb_checkpoints" not in p.parts)
     return found or ["<no notebooks>"]
 

@@ -76,10 +76,12 @@ ERRORS_JS = """() => {
 # Tag every top-level widget view that holds controls and every control in it; return a list of
 # {group, cell, controls: [{id, kind, label}]} in page order.
 TAG_CONTROLS_JS = """() => {
+  const clean = (t) => (t || '').replace(/[\\u200b\\s]+/g, ' ').trim();
   const label = (root) => {
-    const d = root.querySelector('.widget-label, .widget-label-basic');
-    const t = (d ? d.textContent : root.textContent || root.getAttribute('title') || '').trim();
-    return t.slice(0, 60);
+    const texts = Array.from(root.querySelectorAll('.widget-label, .widget-label-basic'))
+      .map(e => clean(e.textContent));
+    texts.push(clean(root.getAttribute('title')), clean(root.textContent));
+    return (texts.find(t => t) || '').slice(0, 60);
   };
   const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
   const groups = [];
@@ -90,7 +92,8 @@ TAG_CONTROLS_JS = """() => {
     const controls = [];
     const all = (sel) => [root, ...root.querySelectorAll(sel)].filter(e => e.matches(sel));
     const add = (el, kind, lab) => {
-      if (el.closest('.mod-disabled') || el.disabled) return;
+      if (el.closest('.mod-disabled') || el.disabled || el.querySelector('[disabled]')) return;
+      if (!el.getClientRects().length) return;       // hidden (display: none, a closed tab)
       if (el.closest('.widget-play')) return;
       const id = 'c' + (n++);
       el.setAttribute('data-bt-id', id);
@@ -206,7 +209,7 @@ def _wait_settled(page, before: str, timeout_s: float) -> str:
         stable = stable + 1 if (idle and snap == last) else 0
         last = snap
         elapsed = time.monotonic() - start
-        if stable >= 2 and (snap != before or elapsed > 2.0):
+        if stable >= 2 and (snap != before or elapsed > 1.5):
             return snap
         if snap != before and elapsed > KEEP_CHANGING_S:
             return snap                          # an animation that keeps redrawing
@@ -218,6 +221,16 @@ def _wait_settled(page, before: str, timeout_s: float) -> str:
 def _slider_readout(control) -> str:
     readout = control.locator(".widget-readout")
     return readout.first.inner_text() if readout.count() else ""
+
+
+def _unavailable(control) -> str | None:
+    """'hidden' or 'disabled' when a control cannot be operated at the moment, else None."""
+    if not control.is_visible():
+        return "hidden"
+    if control.evaluate("el => !!(el.disabled || el.closest('.mod-disabled') "
+                        "|| el.querySelector('[disabled]'))"):
+        return "disabled"
+    return None
 
 
 def _act(page, control, kind: str) -> str:
@@ -236,6 +249,8 @@ def _act(page, control, kind: str) -> str:
         if _slider_readout(control) != before:
             return f"ArrowLeft: {before} → {_slider_readout(control)}"
         box = handle.bounding_box()
+        if box is None:
+            return f"could not move (no visible handle; readout {before})"
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.mouse.down()
         page.mouse.move(box["x"] - 40, box["y"] + box["height"] / 2, steps=5)
@@ -315,6 +330,11 @@ def _exercise_widget(page, group: dict) -> tuple[dict, list[str]]:
     # Parameters first (sliders, dropdowns, ...), then the buttons that do the work.
     for c in sorted(group["controls"], key=lambda c: c["kind"] in ("button", "toggle")):
         control = page.locator(f'[data-bt-id="{c["id"]}"]')
+        state = _unavailable(control)                # hidden/disabled by an earlier choice
+        if state:
+            entry["controls"].append({"kind": c["kind"], "label": c["label"],
+                                      "action": f"skipped: {state} now", "changed_output": False})
+            continue
         control.scroll_into_view_if_needed()
         control.evaluate("el => el.setAttribute('data-bt-active', '1')")
         before = page.evaluate(SNAPSHOT_JS)
