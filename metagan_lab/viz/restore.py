@@ -112,3 +112,12 @@ def loss_figure(histories: Mapping[str, Sequence[float]], smooth: int = 10):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def show(fig) -> None:
+    """Display a figure once in a notebook (any backend) and free it."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    display(fig)
+    plt.close(fig)

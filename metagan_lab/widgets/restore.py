@@ -17,6 +17,7 @@ from ..restore.data import sample_task
 from ..restore.degradations import DEGRADATIONS, STRENGTH_NAMES, Setting, degrade, kernel_of
 from ..restore.evaluate import STEPS, Method, compare_on_task
 from ..restore.meta import RestoreMetaConfig, meta_train
+from ..restore.metrics import psnr
 
 # slider range per kind: (min, max, step, default); inpainting uses the mask-fraction slider
 STRENGTH_SLIDERS = {"noise": (0.0, 0.5, 0.01, 0.25), "blur": (0.3, 3.0, 0.1, 2.0),
@@ -142,10 +143,9 @@ class AdaptationLab:
         curves = compare_on_task(self.model, self.methods(), task, self.inner_lr.value,
                                  self.tv_weight.value, grid, self.seed.value)
         restored = {n: c["outputs"][-1] for n, c in curves.items()}
-        scores = {n: [c["psnr"][-1]] * task.query_x.shape[0] for n, c in curves.items()}
+        scores = {n: psnr(c["outputs"][-1], task.query_y).tolist() for n, c in curves.items()}
         _show(self.images_out, restoration_figure(task.query_y, task.query_x, restored, scores,
-                                                  title=f"{s.label()}: after {k} steps "
-                                                        "(PSNR = mean over queries)"))
+                                                  title=f"{s.label()}: after {k} steps"))
         _show(self.curves_out, psnr_curves_figure(curves, s.label()))
         self.status.value = " · ".join(f"{n}: {c['psnr'][-1]:.2f} dB" for n, c in curves.items())
         self.last = curves
