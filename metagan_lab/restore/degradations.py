@@ -88,12 +88,19 @@ def check_setting(setting: Setting) -> Setting:
     return setting
 
 
+def _rng_device(generator: torch.Generator | None, device) -> torch.device:
+    """Draw random numbers where the generator lives (then move them), so a CPU generator can
+    seed degradations of images on the GPU."""
+    return generator.device if generator is not None else torch.device(device or "cpu")
+
+
 def add_noise(x: Tensor, sigma: float, generator: torch.Generator | None = None) -> Tensor:
     """y = x + σ n,  n ~ N(0, I)."""
     check_images(x)
     check_setting(Setting("noise", sigma))
-    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-    return x + sigma * noise
+    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype,
+                        device=_rng_device(generator, x.device))    # a CPU generator works on GPU
+    return x + sigma * noise.to(x.device)
 
 
 def gaussian_kernel(width: float, radius: int | None = None, dtype=torch.float32) -> Tensor:
@@ -149,8 +156,8 @@ def random_mask(shape: tuple[int, ...], fraction: float,
     check_setting(Setting("inpaint", fraction))
     b, _, h, w = shape
     n_missing = round(fraction * h * w)
-    scores = torch.rand(b, h * w, generator=generator, device=device)
-    order = scores.argsort(dim=1)                                         # a random permutation
+    scores = torch.rand(b, h * w, generator=generator, device=_rng_device(generator, device))
+    order = scores.to(device).argsort(dim=1)                              # a random permutation
     known = torch.ones(b, h * w, dtype=torch.bool, device=device)
     known.scatter_(1, order[:, :n_missing], False)
     return known.view(b, 1, h, w)

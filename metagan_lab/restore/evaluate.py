@@ -80,7 +80,8 @@ def compare_methods(model: nn.Module, methods: Sequence[Method], images: Tensor,
 
     if n_tasks < 2:
         raise ValueError(f"n_tasks={n_tasks}: need at least 2 test tasks for a confidence interval")
-    device = next(iter(p for m in methods if m.theta for p in m.theta.values())).device
+    device = next((p.device for m in methods if m.theta for p in m.theta.values()),
+                  torch.device("cpu"))
     rows = []
     bar = tqdm(total=len(settings) * len(methods) * n_tasks, desc="evaluate",
                disable=not progress)

@@ -132,7 +132,8 @@ class AdaptationLab:
         try:
             task = sample_task(self.images, s, self.cfg.k_shot, self.cfg.n_query,
                                torch.Generator().manual_seed(self.seed.value))
-            device = next(iter(p for t in self.inits.values() if t for p in t.values())).device
+            device = next((p.device for t in self.inits.values() if t for p in t.values()),
+                          torch.device("cpu"))
             task = task.to(device)                 # sampled on the CPU, adapted on θ's device
         except ValueError as exc:
             self.status.value = str(exc)
