@@ -15,7 +15,15 @@ from metagan_lab.fewshot import (
     squared_distances,
 )
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    """All maths here in float64; the global default is restored for the other test files."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def test_prototypes_are_class_means_hand_computed():
