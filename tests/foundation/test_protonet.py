@@ -16,7 +16,6 @@ from metagan_lab.fewshot import (
 )
 
 
-
 @pytest.fixture(autouse=True)
 def float64():
     """All maths here in float64; the global default is restored for the other test files."""
