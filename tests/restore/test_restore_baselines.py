@@ -1,12 +1,19 @@
 """Baselines: classical scikit-image methods help, pre-training on all degradations learns."""
 
+import pytest
 import torch
 
 from metagan_lab.models import params_of
 from metagan_lab.restore.baselines import classical_restore, pretrain_on_all, scratch_params
 from metagan_lab.restore.data import restoration_images, sample_task
 from metagan_lab.restore.degradations import Setting, TaskFamily, degrade
-from metagan_lab.restore.evaluate import Method, adaptation_curve, compare_methods, format_table
+from metagan_lab.restore.evaluate import (
+    Method,
+    adaptation_curve,
+    compare_methods,
+    format_table,
+    rows_to_curves,
+)
 from metagan_lab.restore.meta import RestoreMetaConfig
 from metagan_lab.restore.metrics import psnr
 from metagan_lab.restore.models import Restorer
@@ -54,6 +61,10 @@ def test_pretraining_on_all_lowers_the_loss_and_the_table_has_every_row():
     assert len(rows) == 4 and "| noise sigma=0.25 | classic |" in format_table(rows)
     classic = [r for r in rows if r["method"] == "classic"]
     assert classic[0]["psnr"] == classic[1]["psnr"]          # no adaptation for classical
+    curves = rows_to_curves(rows, "noise sigma=0.25")
+    assert set(curves) == {"pre", "classic"} and curves["pre"]["steps"] == [0, 1]
+    with pytest.raises(ValueError, match="no rows for setting 'blur'"):
+        rows_to_curves(rows, "blur")
 
 
 def test_glyph_images_split_by_class_with_a_channel_axis():
