@@ -6,8 +6,9 @@ the kernel; then, for every interactive widget (a top-level ipywidgets view with
 control), act on each of its controls — arrow keys on a slider handle (a mouse drag if the keyboard
 does not move it), the next option of a dropdown / toggle-buttons / radio group, a checkbox, then
 every button — and assert that the visible output changed (text, a label, a re-drawn figure).
-A slider or dropdown that only parameterises a button's work may leave the page unchanged, but then
-a button of the same widget must change it. A full-notebook screenshot and one per widget go to
+Every button must change something visible (a transient "training…" label counts); a slider or
+dropdown that only parameterises a button's work may leave the page unchanged when its widget has
+a button. A full-notebook screenshot and one per widget go to
 ``screenshots/`` (git-ignored), with a JSON log of every interaction.
 
 Run alone with ``make browser-test``; skipped with a reason when Chromium or Playwright is missing.
@@ -198,29 +199,44 @@ def _wait_idle(page, timeout_s: float, what: str) -> None:
         time.sleep(0.3)
 
 
-def _wait_settled(page, before: str, timeout_s: float) -> str:
-    """Wait for the kernel to go idle and the page to stop changing; return the final snapshot."""
-    time.sleep(0.3)
+def _wait_settled(page, before: str, timeout_s: float) -> tuple[str, bool]:
+    """Wait for the kernel to go idle and the page to stop changing.
+
+    Returns the final snapshot and whether any snapshot on the way differed from ``before``
+    (a status label such as "training…" that a deterministic re-run later restores counts: the
+    learner saw the page react).
+    """
+    time.sleep(0.2)
     start = time.monotonic()
-    last, stable = None, 0
+    last, stable, seen_change = None, 0, False
     while True:
         snap = page.evaluate(SNAPSHOT_JS)
+        seen_change |= snap != before
         idle = page.evaluate(BUSY_JS)["status"] == "idle"
         stable = stable + 1 if (idle and snap == last) else 0
         last = snap
         elapsed = time.monotonic() - start
-        if stable >= 2 and (snap != before or elapsed > 1.5):
-            return snap
-        if snap != before and elapsed > KEEP_CHANGING_S:
-            return snap                          # an animation that keeps redrawing
+        if stable >= 3 and (seen_change or elapsed > 1.5):
+            return snap, seen_change
+        if seen_change and elapsed > KEEP_CHANGING_S and snap != before:
+            return snap, seen_change             # an animation that keeps redrawing
         if elapsed > timeout_s:
-            return snap
-        time.sleep(0.4)
+            return snap, seen_change
+        time.sleep(0.25)
 
 
 def _slider_readout(control) -> str:
     readout = control.locator(".widget-readout")
     return readout.first.inner_text() if readout.count() else ""
+
+
+def _disabled_controls(page, gid: str) -> list[str]:
+    """The data-bt-ids of the widget's controls that are disabled right now."""
+    return page.evaluate(
+        """gid => Array.from(document.querySelectorAll(
+               `[data-bt-group="${gid}"][data-bt-id], [data-bt-group="${gid}"] [data-bt-id]`))
+             .filter(el => el.disabled || el.querySelector('[disabled]'))
+             .map(el => el.getAttribute('data-bt-id'))""", gid)
 
 
 def _unavailable(control) -> str | None:
@@ -339,16 +355,25 @@ def _exercise_widget(page, group: dict) -> tuple[dict, list[str]]:
         control.evaluate("el => el.setAttribute('data-bt-active', '1')")
         before = page.evaluate(SNAPSHOT_JS)
         t = time.monotonic()
+        disabled_before = _disabled_controls(page, gid)
         action = _act(page, control, c["kind"])
         is_button = c["kind"] in ("button", "toggle")
-        after = _wait_settled(page, before, BUTTON_TIMEOUT_S if is_button else CONTROL_TIMEOUT_S)
+        _, changed = _wait_settled(page, before,
+                                   BUTTON_TIMEOUT_S if is_button else CONTROL_TIMEOUT_S)
+        if _disabled_controls(page, gid) != disabled_before:
+            # The widget greys out controls while it works (a training run in a thread): wait
+            # until it gives them back, so the next control acts on a finished state.
+            deadline = time.monotonic() + BUTTON_TIMEOUT_S
+            while (_disabled_controls(page, gid) != disabled_before
+                   and time.monotonic() < deadline):
+                time.sleep(0.5)
+            changed |= _wait_settled(page, before, CONTROL_TIMEOUT_S)[1]
         control.evaluate("el => el.removeAttribute('data-bt-active')")
-        changed = after != before
         any_change |= changed
         entry["controls"].append({"kind": c["kind"], "label": c["label"], "action": action,
                                   "changed_output": changed,
                                   "seconds": round(time.monotonic() - t, 1)})
-        if not changed and not is_button and not has_button:
+        if not changed and (is_button or not has_button):
             problems.append(f"widget {gid} (cell {group['cell']}): {c['kind']} {c['label']!r} "
                             f"({action}) changed nothing visible")
     entry["changed_output"] = any_change
