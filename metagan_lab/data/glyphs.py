@@ -50,7 +50,7 @@ def render_strokes(points: Tensor, mask: Tensor, width: Tensor, size: int = 28) 
 
 
 def make_glyphs(n_classes: int = 1623, n_samples: int = 20, seed: int = 0, size: int = 28,
-                chunk: int = 1024) -> ClassImages:
+                chunk: int = 4096) -> ClassImages:
     """Generate the glyphs data set: uint8 [n_classes, n_samples, size, size]."""
     if n_classes <= 0 or n_samples <= 0:
         raise ValueError(f"n_classes and n_samples must be positive, got {n_classes}, {n_samples}")
