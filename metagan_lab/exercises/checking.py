@@ -199,6 +199,24 @@ def default_evaluate(fn: Callable, case: Case) -> Any:
     return fn(*case.args, **case.kwargs)
 
 
+def value_and_gradient(value: Any, wrt: Tensor, value_name: str, grad_name: str,
+                       not_connected: str) -> dict[str, Tensor]:
+    """{value_name: the scalar, grad_name: ∂value/∂wrt} for outputs checked with their gradient.
+
+    Raises ExerciseFailed when ``value`` is not a scalar tensor, or not connected to ``wrt`` by
+    autograd (then ``not_connected`` says what to fix).
+    """
+    if not isinstance(value, Tensor) or value.numel() != 1:
+        shape = f" of shape {list(value.shape)}" if isinstance(value, Tensor) else ""
+        raise ExerciseFailed(f"return the {value_name} as a scalar tensor, got "
+                             f"{type(value).__name__}{shape}")
+    if not value.requires_grad:
+        raise ExerciseFailed(not_connected)
+    (grad,) = torch.autograd.grad(value.reshape(()), wrt, allow_unused=True)
+    return {value_name: value.detach().reshape(()),
+            grad_name: torch.zeros_like(wrt) if grad is None else grad}
+
+
 def randn(g: torch.Generator, *shape: int) -> Tensor:
     """Standard normal float64 samples from the check's generator."""
     return torch.randn(*shape, generator=g, dtype=torch.float64)

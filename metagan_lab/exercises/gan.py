@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..gan import losses as ref
-from .checking import Case, Exercise, ExerciseFailed, Mistake, randint, randn, run_check, uniform
+from .checking import Case, Exercise, Mistake, randint, randn, run_check, uniform
+from .checking import value_and_gradient as scalar_with_gradient
 
 
 def _ns_cases(g: torch.Generator) -> list[Case]:
@@ -67,19 +68,10 @@ def _evaluate_r1(fn, case: Case) -> dict[str, Tensor]:
     """The penalty and its gradient with respect to the critic's weights W (D is trained on it)."""
     critic, real, gamma = case.args
     W = critic.W.detach().clone().requires_grad_(True)
-    penalty = fn(SmallCritic(W, critic.v), real, gamma)
-    if not isinstance(penalty, Tensor) or penalty.numel() != 1:
-        raise ExerciseFailed(f"return the penalty as a scalar tensor, got "
-                             f"{type(penalty).__name__}"
-                             + (f" of shape {list(penalty.shape)}" if isinstance(penalty, Tensor)
-                                else ""))
-    if not penalty.requires_grad:
-        raise ExerciseFailed("the penalty is not differentiable with respect to D's weights, so "
-                             "the D step cannot minimise it: compute ∇_x D(x) with "
-                             "torch.autograd.grad(..., create_graph=True)")
-    (grad,) = torch.autograd.grad(penalty.reshape(()), W, allow_unused=True)
-    return {"penalty": penalty.detach().reshape(()),
-            "d penalty / d W": torch.zeros_like(W) if grad is None else grad}
+    return scalar_with_gradient(
+        fn(SmallCritic(W, critic.v), real, gamma), W, "penalty", "d penalty / d W",
+        "the penalty is not differentiable with respect to D's weights, so the D step cannot "
+        "minimise it: compute ∇_x D(x) with torch.autograd.grad(..., create_graph=True)")
 
 
 def _r1_cases(g: torch.Generator) -> list[Case]:

@@ -19,7 +19,8 @@ from torch import Tensor
 from ..meta.functional import inner_loop
 from ..meta.functional import inner_update as _inner_update
 from ..types import Params
-from .checking import Case, Exercise, ExerciseFailed, Mistake, randint, randn, run_check, uniform
+from .checking import Case, Exercise, Mistake, randint, randn, run_check, uniform
+from .checking import value_and_gradient as scalar_with_gradient
 
 
 def random_params(g: torch.Generator, names: tuple[str, ...] = ("w", "b")) -> Params:
@@ -29,13 +30,17 @@ def random_params(g: torch.Generator, names: tuple[str, ...] = ("w", "b")) -> Pa
     return {n: randn(g, *shapes[n]) for n in names}
 
 
+def random_params_and_grads(g: torch.Generator, i: int) -> tuple[Params, Params]:
+    """Case ``i``'s θ and ∇L: two or (odd i) three tensors of random shapes."""
+    params = random_params(g, ("w", "b", "head.weight") if i % 2 else ("w", "b"))
+    return params, {n: randn(g, *p.shape) for n, p in params.items()}
+
+
 def _update_cases(g: torch.Generator) -> list[Case]:
     cases = []
     for i in range(4):
-        names = ("w", "b", "head.weight") if i % 2 else ("w", "b")
-        params = random_params(g, names)
-        grads = {n: randn(g, *p.shape) for n, p in params.items()}
-        cases.append(Case(f"random {i + 1}: parameters {list(names)}",
+        params, grads = random_params_and_grads(g, i)
+        cases.append(Case(f"random {i + 1}: parameters {list(params)}",
                           (params, grads, uniform(g, 0.01, 1.0))))
     params = random_params(g)
     cases.append(Case("edge: α = 0 leaves θ unchanged",
@@ -77,18 +82,10 @@ def _evaluate_query_loss(fn, case: Case) -> dict[str, Tensor]:
     """The query loss and its meta-gradient ∂L_query/∂w, computed through ``fn``."""
     w, *rest = case.args
     w = w.detach().clone().requires_grad_(True)
-    loss = fn(w, *rest, **case.kwargs)
-    if not isinstance(loss, Tensor) or loss.numel() != 1:
-        raise ExerciseFailed(f"return the query loss as a scalar tensor, got {type(loss).__name__}"
-                             + (f" of shape {list(loss.shape)}" if isinstance(loss, Tensor)
-                                else ""))
-    if not loss.requires_grad:
-        raise ExerciseFailed("the loss you return is not connected to w by autograd (.item(), "
-                             ".detach() or torch.no_grad()?), so the meta-gradient ∂L/∂w "
-                             "cannot be computed")
-    (grad,) = torch.autograd.grad(loss.reshape(()), w, allow_unused=True)
-    return {"query loss": loss.detach().reshape(()),
-            "meta-gradient dL/dw": torch.zeros_like(w) if grad is None else grad}
+    return scalar_with_gradient(
+        fn(w, *rest, **case.kwargs), w, "query loss", "meta-gradient dL/dw",
+        "the loss you return is not connected to w by autograd (.item(), .detach() or "
+        "torch.no_grad()?), so the meta-gradient ∂L/∂w cannot be computed")
 
 
 def _first_order(w, xs, ys, xq, yq, lr):

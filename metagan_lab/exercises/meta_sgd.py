@@ -10,7 +10,7 @@ import torch
 
 from ..meta.functional import inner_update
 from .checking import Case, Exercise, Mistake, randn, run_check
-from .maml import random_params
+from .maml import random_params, random_params_and_grads
 
 
 def _reference(params, grads, alphas):
@@ -20,11 +20,9 @@ def _reference(params, grads, alphas):
 def _cases(g: torch.Generator) -> list[Case]:
     cases = []
     for i in range(4):
-        names = ("w", "b", "head.weight") if i % 2 else ("w", "b")
-        params = random_params(g, names)
-        grads = {n: randn(g, *p.shape) for n, p in params.items()}
+        params, grads = random_params_and_grads(g, i)
         alphas = {n: 0.5 * randn(g, *p.shape).abs() for n, p in params.items()}
-        cases.append(Case(f"random {i + 1}: parameters {list(names)}", (params, grads, alphas)))
+        cases.append(Case(f"random {i + 1}: parameters {list(params)}", (params, grads, alphas)))
     params = random_params(g)
     grads = {n: randn(g, *p.shape) for n, p in params.items()}
     cases.append(Case("edge: α = 0 everywhere leaves θ unchanged",
