@@ -28,6 +28,10 @@ SOLUTIONS_ENV = "METAGAN_LAB_SOLUTIONS"
 class ExerciseFailed(AssertionError):
     """Raised by a ``check_…`` function when the learner's function disagrees with the library."""
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows only the message (in red), not the checker's own stack frames."""
+        return [f"\x1b[31m{line}\x1b[0m" for line in str(self).strip("\n").splitlines()]
+
 
 class Case(NamedTuple):
     """One call of the learner's function: a description, positional and keyword arguments.
@@ -140,7 +144,7 @@ def describe(x: Any, max_values: int = 8) -> str:
     """A short, readable rendering of an input or output for failure messages."""
     if isinstance(x, Tensor):
         dtype = str(x.dtype).removeprefix("torch.")
-        if x.numel() <= max_values:
+        if x.numel() <= (max_values if x.is_floating_point() else 2 * max_values):
             flat = x.detach().flatten()
             vals = ([round(v, 4) for v in flat.double().tolist()] if x.is_floating_point()
                     else flat.tolist())
@@ -293,7 +297,6 @@ def run_check(exercise: Exercise, fn: Callable, seed: int | None = None,
     an untouched exercise cell. Raises ExerciseFailed naming the case, inputs, expected vs got and
     a hint on the first disagreement, including when ``fn`` modifies its inputs in place or raises.
     """
-    __tracebackhide__ = True                    # IPython: show the message, not this frame
     if not callable(fn):
         raise ExerciseFailed(f"check_{exercise.name} needs your function, got {describe(fn)}; "
                              f"pass the function itself: check_{exercise.name}({exercise.name})")
