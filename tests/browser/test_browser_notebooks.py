@@ -28,7 +28,7 @@ pytestmark = pytest.mark.browser
 RUN_ALL_TIMEOUT_S = 240       # quick mode: every notebook should finish in well under a minute
 CONTROL_TIMEOUT_S = 30        # a slider / dropdown reaction
 BUTTON_TIMEOUT_S = 120        # a button may train for a few quick-mode steps
-KEEP_CHANGING_S = 10          # stop waiting for a view that keeps updating (a running animation)
+KEEP_CHANGING_S = 6         # stop waiting for a view that keeps updating (a running animation)
 MAX_SCREENSHOT_HEIGHT = 16000
 NO_NOTEBOOKS = "<no notebooks>"
 
@@ -216,7 +216,7 @@ def _wait_settled(page, before: str, timeout_s: float) -> tuple[str, bool]:
         stable = stable + 1 if (idle and snap == last) else 0
         last = snap
         elapsed = time.monotonic() - start
-        if stable >= 3 and (seen_change or elapsed > 1.5):
+        if stable >= 3 and (seen_change or elapsed > 1.2):
             return snap, seen_change
         if seen_change and elapsed > KEEP_CHANGING_S and snap != before:
             return snap, seen_change             # an animation that keeps redrawing
