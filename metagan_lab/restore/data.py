@@ -78,10 +78,9 @@ def restoration_images(source: str = "natural", phase: str = "train", size: int 
     if source == "natural":
         names = NATURAL_SUPPORT_IMAGES if phase == "train" else NATURAL_QUERY_IMAGES
         return natural_patches(names, size)
-    from ..data import load_classes, make_glyphs, meta_split, to_float
+    from ..data import load_classes, meta_split, to_float
 
-    data = (make_glyphs(n_classes=glyph_classes) if source == "glyphs"
-            else load_classes("omniglot", progress=False))
+    data = load_classes(source, glyph_classes=glyph_classes, progress=False)
     split = meta_split(data, rotations=False, val_classes=0)
     part = split.train if phase == "train" else split.test
     return to_float(part.images.flatten(0, 1))                          # [N, 1, 28, 28]
