@@ -95,6 +95,8 @@ def register(groups: dict) -> None:
                        help="k inner steps at validation and test")
         p.add_argument("--meta-lr", type=positive_float, default=defaults.meta_lr,
                        help="β, Adam's learning rate on the outer loss")
+        p.add_argument("--alpha-lr", type=positive_float, default=None,
+                       help="Meta-SGD: Adam's learning rate for α (default: --meta-lr)")
         p.add_argument("--iterations", type=positive_int, default=defaults.iterations)
         p.add_argument("--val-every", type=positive_int, default=defaults.val_every)
         p.add_argument("--val-tasks", type=positive_int, default=defaults.val_tasks)

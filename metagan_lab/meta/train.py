@@ -46,6 +46,7 @@ class MetaConfig:
     inner_steps: int = 1       # k inner steps during meta-training
     eval_inner_steps: int = 3  # k at meta-test (Finn et al.: 3 for Omniglot)
     meta_lr: float = 1e-3      # β, Adam's step on the outer loss (unused by Reptile)
+    alpha_lr: float | None = None  # Meta-SGD: Adam's step for α (None: the same as meta_lr)
     epsilon: float = 1.0       # Reptile's ε, annealed linearly to 0 over the iterations
     iterations: int = 1000     # outer steps
     val_every: int = 100       # validate (and checkpoint) every this many iterations
@@ -74,8 +75,10 @@ class MetaConfig:
         check_inner_lr(self.inner_lr)
         check_inner_steps(self.inner_steps)
         check_inner_steps(self.eval_inner_steps)
-        for name in ("meta_lr", "epsilon"):
+        for name in ("meta_lr", "epsilon", "alpha_lr"):
             value = getattr(self, name)
+            if value is None:
+                continue
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
@@ -173,8 +176,10 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
     check_episode_shape(cfg.n_way, cfg.k_shot, cfg.n_query, train.n_classes, train.n_samples)
     sampler = EpisodeSampler(train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.meta_batch,
                              cfg.seed, device)
-    trainable = list(learner.params.values()) + list((learner.alphas or {}).values())
-    optimizer = torch.optim.Adam(trainable, lr=cfg.meta_lr) if cfg.algorithm != "reptile" else None
+    groups = [{"params": list(learner.params.values())}]
+    if learner.alphas is not None:
+        groups.append({"params": list(learner.alphas.values()), "lr": cfg.alpha_lr or cfg.meta_lr})
+    optimizer = torch.optim.Adam(groups, lr=cfg.meta_lr) if cfg.algorithm != "reptile" else None
     history: dict[str, list] = {"loss": [], "accuracy": [], "val": []}
     checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
     last_good = None

@@ -182,22 +182,27 @@ class BenchmarkTable:
         self.button.on_click(self.on_run)
         self.view = w.VBox([w.HBox([self.button, self.status]), self.out])
 
+    def markdown(self) -> str:
+        """The last results as a Markdown table, accuracy in percent."""
+        from ..viz.meta import results_table
+
+        shown = [{**r, "accuracy": f"{100 * r['accuracy']:.1f}",
+                  "ci95": f"± {100 * r['ci95']:.1f}"} for r in self.rows]
+        return results_table(shown, self.COLUMNS)
+
     def on_run(self, _=None) -> None:
         from IPython.display import Markdown, display
 
         from ..meta.bench import compare_methods
-        from ..viz.meta import results_table
 
         self.button.disabled = True
         self.status.value = "training…"
         try:
             self.rows = compare_methods(self.configs, self.train_data, self.test_data,
                                         self.device, self.protonet_iterations, self.test_tasks)
-            shown = [{**r, "accuracy": f"{100 * r['accuracy']:.1f}",
-                      "ci95": f"± {100 * r['ci95']:.1f}"} for r in self.rows]
             with self.out:
                 self.out.clear_output(wait=True)
-                display(Markdown(results_table(shown, self.COLUMNS)))
+                display(Markdown(self.markdown()))
             self.status.value = "done"
         finally:
             self.button.disabled = False

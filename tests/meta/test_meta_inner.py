@@ -62,6 +62,8 @@ def test_negative_steps_and_empty_meta_batches_are_refused():
     for bad in (0, -3):
         with pytest.raises(ValueError, match=f"meta_batch must be an integer >= 1, got {bad}"):
             MetaConfig(meta_batch=bad)
+    with pytest.raises(ValueError, match="alpha_lr must be a finite number > 0, got -1.0"):
+        MetaConfig(algorithm="metasgd", alpha_lr=-1.0)
     with pytest.raises(ValueError, match="algorithm='mamal'"):
         MetaConfig(algorithm="mamal")
     with pytest.raises(ValueError, match="initial Meta-SGD"):
