@@ -324,7 +324,7 @@ def _watch_kernel_errors(page) -> list[str]:
 def _screenshot_notebook(page, path: Path) -> None:
     """Grow the viewport to the notebook's height so one PNG shows the whole notebook."""
     height = page.evaluate(
-        "() => { const n = document.querySelector('.jp-WindowedPanel-outer, .jp-Notebook');"
+        "() => { const n = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');"
         " return n ? n.scrollHeight : 1600; }")
     size = page.viewport_size
     page.set_viewport_size({"width": size["width"],
