@@ -187,7 +187,8 @@ class BenchmarkTable:
         from ..viz.meta import results_table
 
         shown = [{**r, "accuracy": f"{100 * r['accuracy']:.1f}",
-                  "ci95": f"± {100 * r['ci95']:.1f}"} for r in self.rows]
+                  "ci95": f"± {100 * r['ci95']:.1f}", "seconds": f"{r['seconds']:.1f}"}
+                 for r in self.rows]
         return results_table(shown, self.COLUMNS)
 
     def on_run(self, _=None) -> None:
