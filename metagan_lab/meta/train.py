@@ -161,6 +161,20 @@ def evaluate_meta(learner: MetaLearner, data: ClassImages, n_tasks: int, seed: i
     return torch.cat(accs)[:n_tasks].cpu()
 
 
+def _stop_if_not_finite(value: float, it: int, cfg: MetaConfig, last_good: int | None,
+                        checkpoint: Path | None) -> None:
+    if math.isfinite(value):
+        return
+    kept = (f"the last good checkpoint (iteration {last_good}) is kept at {checkpoint}"
+            if last_good else "no checkpoint was written yet")
+    what = "Reptile step" if cfg.algorithm == "reptile" else "outer loss"
+    raise TrainingDiverged(
+        f"{cfg.algorithm}: the {what} became {value} at iteration {it}; {kept}. Try a smaller "
+        f"inner learning rate (now {cfg.inner_lr}), a smaller meta learning rate (now "
+        f"{cfg.meta_lr}; Reptile: epsilon, now {cfg.epsilon}), fewer inner steps (now "
+        f"{cfg.inner_steps}), or float64.")
+
+
 def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None = None,
                device: str | torch.device = "cpu", out: str | Path | None = None,
                progress: bool = True,
@@ -191,25 +205,18 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
             new = reptile_step(learner.model, learner.params, episode, cfg.inner_lr,
                                cfg.inner_steps, epsilon, path=cfg.path)
             step = sum((new[n] - p.detach()).pow(2).sum() for n, p in learner.params.items())
+            _stop_if_not_finite(step.item(), it, cfg, last_good, checkpoint)
             learner.params = {n: p.requires_grad_() for n, p in new.items()}
-            if it % 10 == 1 or not math.isfinite(step.item()):  # query loss after k steps, every 10
+            if it % 10 == 1:            # the query loss after k inner steps, every 10 iterations
                 loss, acc = outer_loss_and_accuracy(learner, episode, cfg.inner_steps, True)
-                loss = loss.detach() + 0 * step      # a NaN or inf step shows in the loss
         else:
             loss, acc = outer_loss_and_accuracy(learner, episode, cfg.inner_steps,
                                                 cfg.algorithm == "fomaml")
+            _stop_if_not_finite(loss.item(), it, cfg, last_good, checkpoint)  # before stepping
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         loss_value, acc_value = loss.item(), acc.mean().item()
-        if not math.isfinite(loss_value):
-            kept = (f"the last good checkpoint (iteration {last_good}) is kept at {checkpoint}"
-                    if last_good else "no checkpoint was written yet")
-            raise TrainingDiverged(
-                f"{cfg.algorithm}: the outer loss became {loss_value} at iteration {it}; {kept}. "
-                f"Try a smaller inner learning rate (now {cfg.inner_lr}), a smaller meta "
-                f"learning rate (now {cfg.meta_lr}), fewer inner steps (now {cfg.inner_steps}), "
-                "or float64.")
         history["loss"].append(loss_value)
         history["accuracy"].append(acc_value)
         if callback is not None:

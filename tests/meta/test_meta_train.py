@@ -80,3 +80,12 @@ def test_a_nan_loss_stops_training_naming_the_iteration_and_keeps_the_last_check
 def test_checkpoints_refuse_foreign_files():
     with pytest.raises(ValueError, match="kind='meta'"):
         learner_from_checkpoint({"kind": "protonet"})
+
+
+def test_a_diverging_reptile_step_stops_before_theta_is_overwritten():
+    learner = new_learner(MetaConfig(algorithm="reptile", iterations=3, inner_lr=1e200,
+                                     inner_steps=3, **{**TINY, "eval_inner_steps": 1}))
+    before = {n: p.detach().clone() for n, p in learner.params.items()}
+    with pytest.raises(TrainingDiverged, match="Reptile step became .* at iteration 1"):
+        meta_train(learner, noise_classes(), None, progress=False)
+    assert all(torch.equal(before[n], learner.params[n]) for n in before)
