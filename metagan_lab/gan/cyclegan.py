@@ -53,10 +53,16 @@ def cycle_consistency_loss(x: Tensor, x_cycled: Tensor, y: Tensor, y_cycled: Ten
 
 
 class Translator(nn.Module):
-    """Image-to-image network [B, 1, 28, 28] → [B, 1, 28, 28] in [0, 1]: down, residual, up."""
+    """Image-to-image network [B, 1, 28, 28] → [B, 1, 28, 28] in [0, 1]: down, residual, up.
 
-    def __init__(self, width: int = 32):
+    The output is σ(s·(2x − 1) + Δ(x)) with the last layer of Δ zero-initialised, so training
+    starts from (almost) the identity map: the cycle holds from step 0 and the adversarial loss
+    only has to learn the change of style (here: the stroke width).
+    """
+
+    def __init__(self, width: int = 32, identity_scale: float = 4.0):
         super().__init__()
+        self.identity_scale = identity_scale
         self.down = nn.Sequential(
             nn.Conv2d(1, width, 3, padding=1), nn.ReLU(),
             nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.ReLU())          # 28 → 14
@@ -65,11 +71,14 @@ class Translator(nn.Module):
             nn.Conv2d(2 * width, 2 * width, 3, padding=1))
         self.up = nn.Sequential(
             nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), nn.ReLU(),  # 14 → 28
-            nn.Conv2d(width, 1, 3, padding=1), nn.Sigmoid())
+            nn.Conv2d(width, 1, 3, padding=1))
+        nn.init.zeros_(self.up[-1].weight)
+        nn.init.zeros_(self.up[-1].bias)
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.down(x)                                                          # [B, 2w, 14, 14]
-        return self.up(F.relu(h + self.res(h)))                                   # [B, 1, 28, 28]
+        delta = self.up(F.relu(h + self.res(h)))                                  # [B, 1, 28, 28]
+        return torch.sigmoid(self.identity_scale * (2 * x - 1) + delta)
 
 
 class CycleGAN(nn.Module):

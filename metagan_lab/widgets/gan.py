@@ -203,7 +203,7 @@ class CycleExplorer:
 
         state = make_cyclegan(CycleGANConfig(lambda_cyc=self.lambda_cyc.value, width=self.width))
         history = train_cyclegan(state, self.domain_a, self.domain_b, self.steps.value)
-        x = self.domain_a[: self.n_show]
+        x = self.domain_a[torch.linspace(0, len(self.domain_a) - 1, self.n_show).long()]
         gx, fgx = translate_cycle(state.model, x)
         return {"x (thin)": x, "G(x)": gx, "F(G(x))": fgx}, history
 
