@@ -323,12 +323,18 @@ def _watch_kernel_errors(page) -> list[str]:
 
 def _screenshot_notebook(page, path: Path) -> None:
     """Grow the viewport to the notebook's height so one PNG shows the whole notebook."""
-    height = page.evaluate(
-        "() => { const n = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');"
-        " return n ? n.scrollHeight : 1600; }")
+    # Height = bottom of the last cell with the notebook scrolled to the top (menus and toolbar
+    # included); the scroller's scrollHeight would add JupyterLab's "scroll past end" padding.
+    height = page.evaluate("""() => {
+      const n = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');
+      const cells = n ? n.querySelectorAll('.jp-Cell') : [];
+      if (!cells.length) return 1600;
+      n.scrollTop = 0;
+      return cells[cells.length - 1].getBoundingClientRect().bottom + 40;
+    }""")
     size = page.viewport_size
     page.set_viewport_size({"width": size["width"],
-                            "height": int(min(MAX_SCREENSHOT_HEIGHT, max(1600, height + 200)))})
+                            "height": int(min(MAX_SCREENSHOT_HEIGHT, max(800, height)))})
     time.sleep(1.0)
     page.screenshot(path=str(path))
     page.set_viewport_size(size)
