@@ -4,7 +4,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.metagan_lab-installed
-QUICK_ENV := METAGAN_LAB_QUICK=1 MPLBACKEND=Agg
+QUICK_ENV := METAGAN_LAB_QUICK=1 MPLBACKEND=Agg OMP_NUM_THREADS=1
 
 .PHONY: lab test unit notebooks lint browser-test clean-cache
 

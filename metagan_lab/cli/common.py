@@ -12,7 +12,7 @@ from typing import Any
 def add_common(parser: argparse.ArgumentParser, out: str | None = "runs") -> None:
     """--device, --seed, --json (and --out when the command writes files)."""
     parser.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON line with the results at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
