@@ -6,7 +6,8 @@ the kernel; then, for every interactive widget (a top-level ipywidgets view with
 control), act on each of its controls — arrow keys on a slider handle (a mouse drag if the keyboard
 does not move it), the next option of a dropdown / toggle-buttons / radio group, a checkbox, then
 every button — and assert that the visible output changed (text, a label, a re-drawn figure).
-Every button must change something visible (a transient "training…" label counts); a slider or
+Every button must change something visible (a transient "training…" label counts: a
+MutationObserver sees it even when a fast re-run restores the page); a slider or
 dropdown that only parameterises a button's work may leave the page unchanged when its widget has
 a button. A full-notebook screenshot and one per widget go to
 ``screenshots/`` (git-ignored), with a JSON log of every interaction.
@@ -53,6 +54,26 @@ SNAPSHOT_JS = """() => {
   }
   return parts.join('\\n');
 }"""
+
+# Count DOM changes in output areas (text, added/removed nodes, image sources) outside the control
+# being operated, from now on: catches a "training…" label that a fast, deterministic re-run puts
+# back before the next poll.
+WATCH_JS = """() => {
+  if (window.__btObserver) window.__btObserver.disconnect();
+  window.__btMutations = 0;
+  const root = document.querySelector('.jp-Notebook');
+  window.__btObserver = new MutationObserver(list => {
+    for (const m of list) {
+      const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+      if (!el || el.closest('[data-bt-active]') || !el.closest('.jp-OutputArea-output')) continue;
+      window.__btMutations += 1;
+    }
+  });
+  window.__btObserver.observe(root, {subtree: true, childList: true, characterData: true,
+                                     attributes: true, attributeFilter: ['src']});
+}"""
+
+MUTATIONS_JS = "() => window.__btMutations || 0"
 
 BUSY_JS = """() => {
   const ind = document.querySelector('.jp-Notebook-ExecutionIndicator');
@@ -362,6 +383,7 @@ def _exercise_widget(page, group: dict) -> tuple[dict, list[str]]:
         before = page.evaluate(SNAPSHOT_JS)
         t = time.monotonic()
         disabled_before = _disabled_controls(page, gid)
+        page.evaluate(WATCH_JS)
         action = _act(page, control, c["kind"])
         is_button = c["kind"] in ("button", "toggle")
         _, changed = _wait_settled(page, before,
@@ -374,6 +396,7 @@ def _exercise_widget(page, group: dict) -> tuple[dict, list[str]]:
                    and time.monotonic() < deadline):
                 time.sleep(0.5)
             changed |= _wait_settled(page, before, CONTROL_TIMEOUT_S)[1]
+        changed |= page.evaluate(MUTATIONS_JS) > 0
         control.evaluate("el => el.removeAttribute('data-bt-active')")
         any_change |= changed
         entry["controls"].append({"kind": c["kind"], "label": c["label"], "action": action,
