@@ -1,10 +1,11 @@
 # Two commands set everything up on a fresh machine:
 #   make lab    create .venv if missing, install, open JupyterLab on notebooks/00_start_here.ipynb
-#   make test   create .venv if missing, install, lint, run the unit tests and every notebook
+#   make test   create .venv if missing, install, lint, unit tests, every notebook (nbval),
+#               then every notebook in a real browser (make browser-test; skipped without Chromium)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.metagan_lab-installed
-QUICK_ENV := METAGAN_LAB_QUICK=1 MPLBACKEND=Agg OMP_NUM_THREADS=1
+QUICK_ENV := METAGAN_LAB_QUICK=1 METAGAN_LAB_SOLUTIONS=1 MPLBACKEND=Agg OMP_NUM_THREADS=1
 
 .PHONY: lab test unit notebooks lint browser-test clean-cache
 
@@ -17,16 +18,20 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
 
-test: $(STAMP) lint unit notebooks
+test: $(STAMP) lint unit notebooks browser-test
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 unit: $(STAMP)
-	$(QUICK_ENV) $(VENV)/bin/pytest -q tests
+	$(QUICK_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider --ignore=tests/browser tests
 
 notebooks: $(STAMP)
 	$(QUICK_ENV) $(VENV)/bin/pytest -q --nbval-lax -p no:cacheprovider notebooks
+
+# Every notebook in JupyterLab inside Debian's Chromium (apt-get install chromium); skips without it.
+browser-test: $(STAMP)
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/browser
 
 clean-cache:
 	rm -rf data/cache
