@@ -32,9 +32,5 @@ class Episode(NamedTuple):
     def n_tasks(self) -> int:
         return self.support_x.shape[0]
 
-    def task(self, i: int) -> Episode:
-        """Task ``i`` with a leading task axis of size 1 kept (shapes stay [1, …])."""
-        return Episode(*(t[i : i + 1] for t in self))
-
     def to(self, device) -> Episode:
         return Episode(*(t.to(device) for t in self))

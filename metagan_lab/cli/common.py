@@ -56,10 +56,6 @@ def emit(result: dict[str, Any], as_json: bool) -> None:
         print(f"{key:>14}: {value:.4f}" if isinstance(value, float) else f"{key:>14}: {value}")
 
 
-class CommandError(Exception):
-    """An error the CLI reports as one line (no traceback) and exit status 2."""
-
-
 def fail(message: str) -> None:
     print(f"metagan-lab: error: {message}", file=sys.stderr)
     raise SystemExit(2)

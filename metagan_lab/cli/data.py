@@ -12,13 +12,14 @@ from .common import emit
 def run_data(args: argparse.Namespace) -> int:
     root = data_root(args.data_root)
     sources = find_omniglot(root)
-    caches = sorted(cache_dir(root).glob("*.pt")) if cache_dir(root).is_dir() else []
+    cache = cache_dir()
+    caches = sorted(cache.glob("*.pt")) if cache.is_dir() else []
     info = {
         "data_root": str(root),
         "from": "argument" if args.data_root else (ENV_VAR if os.environ.get(ENV_VAR)
                                                    else "default data/"),
         "omniglot": {k: str(v) for k, v in sources.items()} if sources else "not found",
-        "cache_dir": str(cache_dir(root)),
+        "cache_dir": str(cache),
         "cached": [f"{p.name} ({p.stat().st_size / 2**20:.1f} MiB)" for p in caches],
     }
     if args.prepare:

@@ -156,7 +156,7 @@ def load_omniglot(root: str | os.PathLike | None = None, download: bool = True, 
             f"Fix: put images_background.zip and images_evaluation.zip in {base / 'omniglot'} "
             "or set METAGAN_LAB_DATA to a folder that has them."
         )
-    cache = cache_dir(base) / f"omniglot_{size}px_{_cache_key(sources, size)}.pt"
+    cache = cache_dir() / f"omniglot_{size}px_{_cache_key(sources, size)}.pt"
     blob = None
     if cache.is_file():
         try:

@@ -23,7 +23,7 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser() if env else default_data_dir()
 
 
-def cache_dir(root: Path | None = None) -> Path:
+def cache_dir() -> Path:
     """Where preprocessed tensors go: $METAGAN_LAB_CACHE, else the checkout's data/cache.
 
     Caches never go next to the source data, which may be a read-only shared copy.

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..data.images import ClassImages
-from ..models.conv4 import Conv4
+from ..models.conv4 import Conv4, seeded
 from ..stats import mean_ci95
 from ..tasks.episodes import check_episode_shape, sample_episode
 from .protonet import accuracy, protonet_episode_logits, protonet_loss
@@ -63,8 +63,7 @@ def train_protonet(cfg: ProtoNetConfig, train: ClassImages, device: str | torch.
     check_episode_shape(cfg.n_way, cfg.k_shot, cfg.n_query, train.n_classes, train.n_samples)
     device = torch.device(device)
     if encoder is None:
-        torch.manual_seed(cfg.seed)
-        encoder = Conv4(hidden=cfg.hidden)
+        encoder = seeded(lambda: Conv4(hidden=cfg.hidden), cfg.seed)
     encoder = encoder.to(device).train()
     optimizer = torch.optim.Adam(encoder.parameters(), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_halve_every, gamma=0.5)

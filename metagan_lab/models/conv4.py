@@ -58,10 +58,6 @@ def params_of(model: nn.Module, requires_grad: bool = True) -> Params:
             for n, p in model.named_parameters()}
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def seeded(fn, seed: int):
     """Build a model under a fixed seed without touching the global RNG stream afterwards."""
     with torch.random.fork_rng(devices=[]):

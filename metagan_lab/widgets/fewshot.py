@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..data.images import ClassImages
-from ..fewshot.protonet import protonet_episode_logits, prototypes
+from ..fewshot.protonet import protonet_logits, prototypes
 from ..fewshot.train import ProtoNetConfig, evaluate_protonet, train_protonet
 from ..models.conv4 import Conv4
 from ..tasks.episodes import sample_episode
@@ -120,9 +120,7 @@ class ProtoNetTrainer:
         x = torch.cat([ep.support_x[0], ep.query_x[0]]).to(self.device)
         emb = self.encoder(x).cpu()
         protos = prototypes(emb[:5], ep.support_y[0], 5)
-        logits = protonet_episode_logits(self.encoder, ep.support_x.to(self.device),
-                                         ep.support_y.to(self.device),
-                                         ep.query_x.to(self.device), 5, self.distance.value)
-        acc = (logits.argmax(-1).cpu() == ep.query_y).float().mean().item()
+        logits = protonet_logits(emb[5:], protos, self.distance.value)
+        acc = (logits.argmax(-1) == ep.query_y[0]).float().mean().item()
         return embedding_figure(emb[5:], ep.query_y[0], protos,
                                 f"test episode: accuracy {100 * acc:.0f} %")
