@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import time
 
 import torch
 
 from ..device import resolve_device
 from ..io import atomic_save, atomic_write_json
 from ..meta.bench import bench_meta_iteration
-from ..meta.train import ALGORITHMS, MetaConfig, run_meta
+from ..meta.maml import PATHS
+from ..meta.train import ALGORITHMS, MetaConfig, learner_from_checkpoint, meta_test, run_meta
 from .common import add_common, add_data, emit, positive_float, positive_int
 from .protonet import load_split
 
@@ -57,8 +59,31 @@ def run_bench(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     cfg = config_from_args(args, args.algorithm)
     data, split = load_split(args)
-    result = bench_meta_iteration(cfg, split.train.images, device, args.warmup, args.repeat)
+    result = bench_meta_iteration(cfg, split.train.images, device, args.warmup, args.repeat,
+                                  check=not args.no_check)
     result["dataset"] = data.source
+    emit(result, args.json)
+    return 0
+
+
+def run_eval_meta(args: argparse.Namespace, state: dict, device: torch.device) -> int:
+    """`metagan-lab eval` on a MAML-family checkpoint: accuracy ± 95% CI over new test tasks."""
+    learner = learner_from_checkpoint(state, device)
+    cfg = learner.config
+    if args.ways is not None and args.ways != cfg.n_way:
+        raise ValueError(f"--ways {args.ways}: this {cfg.algorithm} checkpoint's head has "
+                         f"{cfg.n_way} outputs; evaluate it with --ways {cfg.n_way} or "
+                         f"meta-train with --ways {args.ways}")
+    steps = cfg.eval_inner_steps if args.inner_steps is None else args.inner_steps
+    learner.config = dataclasses.replace(cfg, k_shot=args.shots, eval_query=args.queries,
+                                         eval_inner_steps=steps)
+    _, split = load_split(args)
+    start = time.perf_counter()
+    result = meta_test(learner, split.test, args.episodes, seed=args.seed + 12345)
+    result.update(algorithm=cfg.algorithm, n_way=cfg.n_way, k_shot=args.shots,
+                  inner_steps=steps, seconds=round(time.perf_counter() - start, 2),
+                  iterations=state["iteration"], device=str(device),
+                  checkpoint=str(args.checkpoint))
     emit(result, args.json)
     return 0
 
@@ -74,8 +99,10 @@ def _meta_options(p: argparse.ArgumentParser, defaults: MetaConfig) -> None:
                    help="α (Meta-SGD: its initial value)")
     p.add_argument("--inner-steps", type=int, default=defaults.inner_steps,
                    help="k inner steps while meta-training")
-    p.add_argument("--path", default=defaults.path, choices=("auto", "batched", "loop"),
-                   help="batched: all tasks in one pass; loop: one task at a time (same numbers)")
+    p.add_argument("--path", default=defaults.path, choices=PATHS,
+                   help="batched: all tasks in one pass; compiled: batched under torch.compile "
+                        "(CUDA graphs on GPUs; compiles on the first iteration); loop: one task "
+                        "at a time; auto: batched on GPUs, loop on CPUs (same numbers)")
     p.add_argument("--hidden", type=positive_int, default=defaults.hidden, help="Conv-4 filters")
     p.add_argument("--epsilon", type=positive_float, default=defaults.epsilon,
                    help="Reptile's outer step ε (annealed linearly to 0)")
@@ -114,4 +141,6 @@ def register(groups: dict) -> None:
     b.add_argument("--algorithm", default="maml", choices=ALGORITHMS)
     b.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     b.add_argument("--repeat", type=positive_int, default=5, help="timed iterations (median)")
+    b.add_argument("--no-check", action="store_true",
+                   help="skip comparing the path's meta-gradient with the per-task loop's")
     b.set_defaults(run=run_bench)

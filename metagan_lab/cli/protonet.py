@@ -52,9 +52,17 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     ckpt = safe_load(args.checkpoint)
+    if isinstance(ckpt, dict) and ckpt.get("kind") == "meta":
+        from .meta import run_eval_meta
+        return run_eval_meta(args, ckpt, device)
     if not isinstance(ckpt, dict) or ckpt.get("kind") != "protonet":
-        raise ValueError(f"{args.checkpoint} is not a ProtoNet checkpoint of metagan-lab "
-                         "(expected kind='protonet'); re-train with `metagan-lab train protonet`")
+        raise ValueError(f"{args.checkpoint} is not a checkpoint of metagan-lab (expected "
+                         "kind='protonet' or 'meta'); re-train with `metagan-lab train protonet` "
+                         "or `metagan-lab train maml`")
+    if args.inner_steps is not None:
+        raise ValueError("--inner-steps applies to MAML-family checkpoints; a ProtoNet does not "
+                         "adapt by gradient steps")
+    args.ways = 5 if args.ways is None else args.ways
     cfg = ckpt["config"]
     encoder = Conv4(hidden=cfg["hidden"])
     encoder.load_state_dict(ckpt["state_dict"])
@@ -69,8 +77,9 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _episode_args(p: argparse.ArgumentParser, queries: int) -> None:
-    p.add_argument("--ways", type=positive_int, default=5, help="N test ways (default 5)")
+def _episode_args(p: argparse.ArgumentParser, queries: int, ways: int | None = 5) -> None:
+    p.add_argument("--ways", type=positive_int, default=ways,
+                   help=f"N test ways (default {ways or '5, or a MAML checkpoint’s N'})")
     p.add_argument("--shots", type=positive_int, default=1, help="K shots (default 1)")
     p.add_argument("--queries", type=positive_int, default=queries,
                    help=f"Q queries per class (default {queries})")
@@ -94,9 +103,13 @@ def register(groups: dict) -> None:
 
     e = groups["top"].add_parser("eval", help="evaluate a checkpoint on test episodes",
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    e.add_argument("checkpoint", help="a .pt file written by `metagan-lab train protonet`")
+    e.add_argument("checkpoint", help="a .pt file written by `metagan-lab train protonet` or "
+                   "`metagan-lab train maml|fomaml|metasgd|anil|reptile`")
     add_common(e, out=None)
     add_data(e)
-    _episode_args(e, queries=15)
+    _episode_args(e, queries=15, ways=None)
     e.add_argument("--episodes", type=positive_int, default=600)
+    e.add_argument("--inner-steps", type=int, default=None,
+                   help="MAML family: k adaptation steps per test task (default: the "
+                        "checkpoint's eval_inner_steps)")
     e.set_defaults(run=run_eval)

@@ -102,8 +102,11 @@ def per_task_losses(predictions: Tensor, y: Tensor, loss_fn: LossFn) -> Tensor:
 def batched_adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor,
                   inner_lr: float | Params, inner_steps: int = 1, first_order: bool = False,
                   loss_fn: LossFn = F.cross_entropy,
-                  adapted: Collection[str] | None = None) -> Params:
-    """θ'_t for every task t at once: x [T, B, …], y [T, B, …] → θ'_T (tensors [T, *shape])."""
+                  adapted: Collection[str] | None = None, traceable: bool = False) -> Params:
+    """θ'_t for every task t at once: x [T, B, …], y [T, B, …] → θ'_T (tensors [T, *shape]).
+
+    ``traceable=True``: inner gradients by ``torch.func.grad`` (for ``torch.compile``).
+    """
     params_t = stack_params(params, x.shape[0])
     return inner_loop(lambda p: per_task_losses(batched_forward(model, p, x), y, loss_fn).sum(),
-                      params_t, inner_lr, inner_steps, first_order, adapted)
+                      params_t, inner_lr, inner_steps, first_order, adapted, traceable)

@@ -14,9 +14,10 @@ import time
 import torch
 
 from ..tasks.episodes import sample_episode
+from ..types import Episode
 from .maml import choose_path, meta_gradient
 from .reptile import reptile_step
-from .train import MetaConfig, new_learner, outer_loss_and_accuracy
+from .train import MetaConfig, MetaLearner, new_learner, outer_loss_and_accuracy
 
 
 def _sync(device: torch.device) -> None:
@@ -31,9 +32,28 @@ def _peak_memory_mb(device: torch.device) -> float:
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
+def meta_gradient_error(learner: MetaLearner, episode: Episode) -> float | None:
+    """‖∇_path − ∇_loop‖ / ‖∇_loop‖: the timed path's meta-gradient against the per-task loop on
+    the same episode (≈1e-7 in float32 when both compute the same maths). None for Reptile."""
+    cfg = learner.config
+    if cfg.algorithm == "reptile":
+        return None
+    trainable = {**learner.params, **(learner.alphas or {})}
+    flat = {}
+    for path in (cfg.path, "loop"):
+        view = dataclasses.replace(learner, config=dataclasses.replace(cfg, path=path))
+        loss, _ = outer_loss_and_accuracy(view, episode, cfg.inner_steps, cfg.algorithm == "fomaml")
+        flat[path] = torch.cat([g.reshape(-1) for g in meta_gradient(loss, trainable).values()])
+    return ((flat[cfg.path] - flat["loop"]).norm() / flat["loop"].norm()).item()
+
+
 def bench_meta_iteration(cfg: MetaConfig, images: torch.Tensor, device: torch.device,
-                         warmup: int = 2, repeat: int = 5) -> dict:
-    """Median seconds of one meta-iteration for ``cfg`` on a fixed episode batch."""
+                         warmup: int = 2, repeat: int = 5, check: bool = True) -> dict:
+    """Median seconds of one meta-iteration for ``cfg`` on a fixed episode batch.
+
+    With ``check``, the meta-gradient of the timed path is also compared with the per-task loop's
+    (``meta_gradient_error``), outside the timed region.
+    """
     if warmup < 0 or repeat < 1:
         raise ValueError(f"warmup must be >= 0 and repeat >= 1, got {warmup}, {repeat}")
     learner = new_learner(cfg, device)
@@ -53,8 +73,12 @@ def bench_meta_iteration(cfg: MetaConfig, images: torch.Tensor, device: torch.de
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    _sync(device)
+    start = time.perf_counter()
     for _ in range(warmup):
-        one_iteration()
+        one_iteration()                                  # the first one compiles (path compiled)
+    _sync(device)
+    warmup_seconds = time.perf_counter() - start
     times = []
     for _ in range(repeat):
         _sync(device)
@@ -63,13 +87,17 @@ def bench_meta_iteration(cfg: MetaConfig, images: torch.Tensor, device: torch.de
         _sync(device)
         times.append(time.perf_counter() - start)
     seconds = sorted(times)[len(times) // 2]
+    error = meta_gradient_error(learner, episode) if check else None
     return {"algorithm": cfg.algorithm, "path": choose_path(learner.model, device, cfg.path),
             "n_way": cfg.n_way, "k_shot": cfg.k_shot, "n_query": cfg.n_query,
             "meta_batch": cfg.meta_batch, "inner_steps": cfg.inner_steps,
             "inner_lr": cfg.inner_lr, "seconds_per_iteration": seconds,
             "tasks_per_second": cfg.meta_batch / seconds, "peak_memory_mb":
             round(_peak_memory_mb(device), 1), "device": str(device),
-            "threads": torch.get_num_threads(), "repeat": repeat}
+            "threads": torch.get_num_threads(), "repeat": repeat,
+            "warmup": warmup, "warmup_seconds": round(warmup_seconds, 3),
+            "meta_gradient_rel_err_vs_loop": error,
+            "dtype": str(next(iter(learner.params.values())).dtype).removeprefix("torch.")}
 
 
 # Omniglot 5-way 1-shot test accuracy (%) as published, for the comparison tables.

@@ -57,24 +57,35 @@ def task_loss(model: nn.Module, params: Params, x: Tensor, y: Tensor,
 
 def inner_loop(support_loss: Callable[[Params], Tensor], params: Params,
                inner_lr: float | Params, inner_steps: int = 1, first_order: bool = False,
-               adapted: Collection[str] | None = None) -> Params:
+               adapted: Collection[str] | None = None, traceable: bool = False) -> Params:
     """k steps of θ ← θ − α ∇θ L_support(θ) for any differentiable L_support(θ).
 
     ``adapted`` names the parameters that take inner steps (all by default; ANIL adapts only the
     head); the others pass through unchanged. With ``first_order=False`` each step keeps its graph
     (create_graph) so a loss on θ' differentiates back to θ through the steps (second-order MAML);
     with ``first_order=True`` the inner gradients are constants (first-order MAML).
+
+    ``traceable=True`` takes ∇θ L_support with ``torch.func.grad`` instead of
+    ``torch.autograd.grad``: the same numbers, but written as ordinary forward operations that
+    ``torch.compile`` can capture (it cannot capture ``autograd.grad(create_graph=True)``).
     """
     check_inner_lr(inner_lr)
     check_inner_steps(inner_steps)
     names = list(params) if adapted is None else [n for n in params if n in adapted]
     for _ in range(inner_steps):
-        loss = support_loss(params)
-        grads = torch.autograd.grad(loss, [params[n] for n in names],
-                                    create_graph=not first_order)
-        params = {**params, **inner_update({n: params[n] for n in names},
-                                           dict(zip(names, grads)), inner_lr)}
+        theta = {n: params[n] for n in names}
+        grads = (_func_grads(support_loss, params, theta, first_order) if traceable else
+                 dict(zip(names, torch.autograd.grad(support_loss(params), list(theta.values()),
+                                                     create_graph=not first_order))))
+        params = {**params, **inner_update(theta, grads, inner_lr)}
     return params
+
+
+def _func_grads(support_loss: Callable[[Params], Tensor], params: Params, theta: Params,
+                first_order: bool) -> Params:
+    """∇θ L_support(θ) by ``torch.func.grad``; detached for first-order MAML."""
+    grads = torch.func.grad(lambda t: support_loss({**params, **t}))(theta)
+    return {n: g.detach() for n, g in grads.items()} if first_order else grads
 
 
 def adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor, inner_lr: float | Params,

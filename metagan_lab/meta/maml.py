@@ -9,9 +9,10 @@ paper symbol                         code name
 first order (FOMAML)                 first_order=True: the inner gradients are constants
 ANIL (Raghu et al. 2020)             adapted=("head.weight", "head.bias"): only the head adapts
 
-Two exact paths compute the same numbers: ``path="loop"`` adapts one task at a time (any model);
-``path="batched"`` runs all tasks at once (``meta/batched.py``). ``path="auto"`` takes the batched
-path on GPUs and the loop on CPUs, where it measured faster (see ``choose_path``).
+Three exact paths compute the same numbers: ``path="loop"`` adapts one task at a time (any model);
+``path="batched"`` runs all tasks at once (``meta/batched.py``); ``path="compiled"`` is the batched
+path under ``torch.compile`` (``meta/compiled.py``; CUDA graphs on GPUs). ``path="auto"`` takes the
+batched path on GPUs and the loop on CPUs, where it measured faster (see ``choose_path``).
 
 Explained in ``notebooks/02_maml_from_the_equations.ipynb``.
 """
@@ -27,21 +28,23 @@ from torch.func import functional_call
 
 from ..types import Episode, Params
 from .batched import batched_adapt, batched_forward, per_task_losses, supports_batched
+from .compiled import compiled_predictions
 from .functional import LossFn, inner_loop, task_loss
 
-PATHS = ("auto", "batched", "loop")
+PATHS = ("auto", "batched", "compiled", "loop")
 
 
 def choose_path(model: nn.Module, device: torch.device | str, path: str = "auto") -> str:
-    """'batched' or 'loop'. 'auto': batched on GPUs when the model supports it, else loop.
+    """'batched', 'compiled' or 'loop'. 'auto': batched on GPUs when the model supports it, else
+    loop ('compiled' is opted into: its first call spends time compiling).
 
     On a 2-core CPU (Conv-4, 5-way 1-shot, meta-batch 32) the per-task loop measured faster than
     the grouped-convolution path; on GPUs one batched launch replaces T small ones.
     """
     if path not in PATHS:
         raise ValueError(f"path={path!r}; choose from {PATHS}")
-    if path == "batched" and not supports_batched(model):
-        raise ValueError(f"path='batched' does not support {type(model).__name__} "
+    if path in ("batched", "compiled") and not supports_batched(model):
+        raise ValueError(f"path={path!r} does not support {type(model).__name__} "
                          "(Conv4 needs track_running_stats=False); use path='loop'")
     if path != "auto":
         return path
@@ -55,6 +58,9 @@ def adapted_predictions(model: nn.Module, params: Params, episode: Episode,
                         adapted: Collection[str] | None = None, path: str = "auto") -> Tensor:
     """f_{θ'_i}(query_x_i) for every task i: [T, N*Q, out], with θ'_i adapted on support_i."""
     path = choose_path(model, episode.support_x.device, path)
+    if path == "compiled":
+        return compiled_predictions(model, params, episode, inner_lr, inner_steps, first_order,
+                                    loss_fn, adapted)
     if path == "batched":
         params_t = batched_adapt(model, params, episode.support_x, episode.support_y, inner_lr,
                                  inner_steps, first_order, loss_fn, adapted)

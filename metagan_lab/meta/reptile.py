@@ -43,7 +43,8 @@ def reptile_step(model: nn.Module, theta: Params, episode: Episode, inner_lr: fl
         raise ValueError(f"epsilon (Reptile's outer step size) must be a finite number > 0, "
                          f"got {epsilon!r}; try 1.0 annealed to 0, or 0.1")
     start = {n: p.detach().requires_grad_() for n, p in theta.items()}
-    if choose_path(model, episode.support_x.device, path) == "batched":
+    # Reptile differentiates nothing through its inner steps: 'compiled' runs the batched path.
+    if choose_path(model, episode.support_x.device, path) in ("batched", "compiled"):
         phis = unstack_params(batched_adapt(model, start, episode.support_x, episode.support_y,
                                             inner_lr, inner_steps, True, loss_fn))
     else:

@@ -54,7 +54,7 @@ class MetaConfig:
     test_tasks: int = 600      # tasks for the final accuracy ± 95% CI
     eval_query: int = 15       # query images per class at validation and test
     hidden: int = 64           # Conv-4 filters
-    path: str = "auto"         # auto | batched | loop (identical numbers; see maml.choose_path)
+    path: str = "auto"         # auto | batched | compiled | loop (same numbers; maml.choose_path)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -134,11 +134,17 @@ def learner_from_checkpoint(state: dict, device: str | torch.device = "cpu") -> 
 
 
 def outer_loss_and_accuracy(learner: MetaLearner, episode: Episode, inner_steps: int,
-                            first_order: bool) -> tuple[Tensor, Tensor]:
-    """(1/T) Σ_i L_query_i(θ'_i) and the per-task query accuracies [T]."""
+                            first_order: bool, compiled: bool = True) -> tuple[Tensor, Tensor]:
+    """(1/T) Σ_i L_query_i(θ'_i) and the per-task query accuracies [T].
+
+    ``compiled=False`` runs a ``path='compiled'`` learner on the eager batched path (validation
+    and test shapes differ from training's; compiling them too would only cost time).
+    """
+    path = learner.config.path
+    path = "batched" if path == "compiled" and not compiled else path
     predictions = adapted_predictions(learner.model, learner.params, episode, learner.inner_lr,
                                       inner_steps, first_order, F.cross_entropy,
-                                      learner.adapted, learner.config.path)   # [T, N*Q, N]
+                                      learner.adapted, path)                  # [T, N*Q, N]
     loss = per_task_losses(predictions, episode.query_y, F.cross_entropy).mean()
     return loss, (predictions.argmax(-1) == episode.query_y).float().mean(-1)
 
@@ -156,7 +162,8 @@ def evaluate_meta(learner: MetaLearner, data: ClassImages, n_tasks: int, seed: i
     accs = []
     while sum(len(a) for a in accs) < n_tasks:
         episode = next(sampler)
-        _, acc = outer_loss_and_accuracy(learner, episode, steps, first_order=True)
+        _, acc = outer_loss_and_accuracy(learner, episode, steps, first_order=True,
+                                         compiled=False)
         accs.append(acc.detach())
     return torch.cat(accs)[:n_tasks].cpu()
 
@@ -208,7 +215,8 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
             _stop_if_not_finite(step.item(), it, cfg, last_good, checkpoint)
             learner.params = {n: p.requires_grad_() for n, p in new.items()}
             if it % 10 == 1:            # the query loss after k inner steps, every 10 iterations
-                loss, acc = outer_loss_and_accuracy(learner, episode, cfg.inner_steps, True)
+                loss, acc = outer_loss_and_accuracy(learner, episode, cfg.inner_steps, True,
+                                                    compiled=False)
         else:
             loss, acc = outer_loss_and_accuracy(learner, episode, cfg.inner_steps,
                                                 cfg.algorithm == "fomaml")

@@ -56,3 +56,34 @@ def test_bad_values_are_one_line_errors_naming_the_value(flag, value, needle, ca
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("metagan-lab: error:") and needle in err and "Traceback" not in err
+
+
+def test_eval_reads_a_meta_checkpoint_and_refuses_other_ways(tmp_path, capsys):
+    assert main(["train", "maml", *TINY, "--iterations", "2", "--val-every", "2",
+                 "--val-tasks", "2", "--test-tasks", "4", "--eval-queries", "2",
+                 "--out", str(tmp_path), "--json", "--quiet"]) == 0
+    trained = last_json(capsys)
+    checkpoint = str(tmp_path / "maml" / "checkpoint.pt")
+    assert main(["eval", checkpoint, "--device", "cpu", "--queries", "2", "--episodes", "6",
+                 "--inner-steps", "2", "--json", "--quiet"]) == 0
+    result = last_json(capsys)
+    assert result["algorithm"] == "maml" and result["n_way"] == 3 and result["tasks"] == 6
+    assert result["inner_steps"] == 2 and result["iterations"] == 2
+    assert 0 <= result["accuracy"] <= 1 and result["ci95"] >= 0
+    assert trained["checkpoint"] == checkpoint
+    with pytest.raises(SystemExit) as info:
+        main(["eval", checkpoint, "--device", "cpu", "--ways", "5", "--quiet"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--ways 5" in err and "3 outputs" in err and "Traceback" not in err
+
+
+def test_bench_compares_the_timed_meta_gradient_with_the_loop(capsys):
+    assert main(["bench", "maml", *TINY, "--warmup", "0", "--repeat", "1", "--path", "batched",
+                 "--json", "--quiet"]) == 0
+    result = last_json(capsys)
+    assert 0 <= result["meta_gradient_rel_err_vs_loop"] < 1e-5     # float32: same maths
+    assert result["dtype"] == "float32" and result["warmup_seconds"] >= 0
+    assert main(["bench", "maml", *TINY, "--warmup", "0", "--repeat", "1", "--no-check",
+                 "--json", "--quiet"]) == 0
+    assert last_json(capsys)["meta_gradient_rel_err_vs_loop"] is None
