@@ -87,3 +87,15 @@ def test_bench_compares_the_timed_meta_gradient_with_the_loop(capsys):
     assert main(["bench", "maml", *TINY, "--warmup", "0", "--repeat", "1", "--no-check",
                  "--json", "--quiet"]) == 0
     assert last_json(capsys)["meta_gradient_rel_err_vs_loop"] is None
+
+
+def test_gpu_check_script_parses_and_names_its_parts():
+    """scripts/gpu_check.sh runs on a lent GPU only; here: bash syntax and the usage message."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gpu_check.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    done = subprocess.run(["bash", str(script), "everything"], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "OUT": "/tmp/metagan_gpu_check_test"})
+    assert done.returncode == 2 and "bench|maml5|maml20|others" in done.stderr
