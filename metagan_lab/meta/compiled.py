@@ -12,6 +12,8 @@ Same equation, same numbers as ``path="batched"``: f_{θ'_t}(query_t) for every 
   of kernel launches per meta-iteration); on CPU ``"default"``.
 
 The first call compiles (tens of seconds to minutes); later calls with the same shapes reuse it.
+``METAGAN_LAB_COMPILE_BACKEND`` picks another torch.compile backend than inductor (``aot_eager``:
+the same graph capture without code generation, quick on CPUs, for tests and debugging).
 ``tests/meta/test_compiled_meta.py`` pins the compiled meta-gradient to the plain per-task loop
 at 1e-10 in float64.
 """
@@ -19,6 +21,7 @@ at 1e-10 in float64.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Collection
 
 import torch
@@ -29,6 +32,7 @@ from ..types import Episode, Params
 from .batched import batched_adapt, batched_forward
 from .functional import LossFn
 
+BACKEND_VAR = "METAGAN_LAB_COMPILE_BACKEND"
 COMPILE_MODES = {"cuda": "reduce-overhead", "cpu": "default"}
 
 
@@ -58,7 +62,7 @@ def compiled_predictions(model: nn.Module, params: Params, episode: Episode,
                          inner_lr: float | Params, inner_steps: int = 1,
                          first_order: bool = False, loss_fn: LossFn = F.cross_entropy,
                          adapted: Collection[str] | None = None, mode: str | None = None,
-                         backend: str | Callable = "inductor") -> Tensor:
+                         backend: str | Callable | None = None) -> Tensor:
     """f_{θ'_t}(query_x_t) for every task t, [T, N*Q, out], computed by a compiled graph.
 
     One compiled function is kept per (model, k, first_order, loss, adapted, mode, backend);
@@ -66,6 +70,7 @@ def compiled_predictions(model: nn.Module, params: Params, episode: Episode,
     ``fullgraph=True``: the inner and outer passes form one graph, or compiling fails loudly.
     """
     mode = compile_mode(episode.support_x.device) if mode is None else mode
+    backend = os.environ.get(BACKEND_VAR, "inductor") if backend is None else backend
     fn = _compiled(model, inner_steps, first_order, loss_fn,
                    tuple(adapted) if adapted is not None else None, mode, backend)
     return fn(params, episode.support_x, episode.support_y, episode.query_x, inner_lr)

@@ -99,3 +99,21 @@ def test_gpu_check_script_parses_and_names_its_parts():
     done = subprocess.run(["bash", str(script), "everything"], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", "OUT": "/tmp/metagan_gpu_check_test"})
     assert done.returncode == 2 and "bench|maml5|maml20|others" in done.stderr
+
+
+def test_train_and_bench_on_the_compiled_path(tmp_path, capsys, monkeypatch):
+    """The whole CLI on path='compiled' (aot_eager backend: inductor takes minutes on a CPU)."""
+    import torch
+
+    monkeypatch.setenv("METAGAN_LAB_COMPILE_BACKEND", "aot_eager")
+    torch._dynamo.reset()
+    assert main(["train", "maml", *TINY, "--path", "compiled", "--iterations", "3",
+                 "--val-every", "2", "--val-tasks", "2", "--test-tasks", "4",
+                 "--eval-queries", "2", "--out", str(tmp_path), "--json", "--quiet"]) == 0
+    result = last_json(capsys)
+    assert result["iterations"] == 3 and result["val_accuracy"] is not None
+    assert main(["bench", "maml", *TINY, "--path", "compiled", "--warmup", "1", "--repeat", "1",
+                 "--json", "--quiet"]) == 0
+    bench = last_json(capsys)
+    assert bench["path"] == "compiled" and bench["meta_gradient_rel_err_vs_loop"] < 1e-5
+    torch._dynamo.reset()

@@ -56,8 +56,8 @@ def test_a_nan_loss_stops_training_naming_the_iteration_and_keeps_the_last_check
     real = meta_train_module.outer_loss_and_accuracy
     calls = {"train": 0}
 
-    def poisoned(learner, episode, inner_steps, first_order):
-        loss, acc = real(learner, episode, inner_steps, first_order)
+    def poisoned(learner, episode, inner_steps, first_order, **kwargs):
+        loss, acc = real(learner, episode, inner_steps, first_order, **kwargs)
         if not first_order:                                 # training calls; evaluation is FO
             calls["train"] += 1
             if calls["train"] == 3:
