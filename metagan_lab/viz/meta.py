@@ -120,9 +120,12 @@ def alphas_figure(alphas: Params, initial: float | None = None):
 
 
 def results_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
-    """A Markdown table (display with IPython.display.Markdown); floats get 3 decimals."""
+    """A Markdown table (display with IPython.display.Markdown); floats get 3 decimals, or
+    scientific notation below 0.001 (a relative error of 7e-06 must not read 0.000)."""
     def cell(v):
-        return f"{v:.3f}" if isinstance(v, float) else ("—" if v is None else str(v))
+        if isinstance(v, float):
+            return f"{v:.3f}" if v == 0 or abs(v) >= 1e-3 else f"{v:.1e}"
+        return "—" if v is None else str(v)
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines)

@@ -19,6 +19,8 @@ def test_results_table_is_markdown_with_three_decimals():
                          ["method", "mse", "ci95"])
     assert text.splitlines() == ["| method | mse | ci95 |", "|---|---|---|",
                                  "| maml | 0.123 | — |"]
+    small = results_table([{"err": 6.95e-06, "zero": 0.0}], ["err", "zero"])
+    assert small.splitlines()[-1] == "| 7.0e-06 | 0.000 |"
 
 
 def test_path_figure_plots_the_reptile_path():
