@@ -11,6 +11,7 @@ import torch
 from ..device import resolve_device
 from ..io import atomic_save, atomic_write_json
 from ..meta.bench import bench_meta_iteration
+from ..meta.functional import INNER_OPTIMIZERS
 from ..meta.maml import PATHS
 from ..meta.train import ALGORITHMS, MetaConfig, learner_from_checkpoint, meta_test, run_meta
 from .common import add_common, add_data, emit, positive_float, positive_int
@@ -99,6 +100,10 @@ def _meta_options(p: argparse.ArgumentParser, defaults: MetaConfig) -> None:
                    help="α (Meta-SGD: its initial value)")
     p.add_argument("--inner-steps", type=int, default=defaults.inner_steps,
                    help="k inner steps while meta-training")
+    p.add_argument("--inner-optimizer", default=defaults.inner_optimizer,
+                   choices=INNER_OPTIMIZERS,
+                   help="the inner steps: plain SGD, or Adam with β1 = 0 (Reptile's experiments; "
+                        "then --inner-lr is Adam's step, e.g. 0.001)")
     p.add_argument("--path", default=defaults.path, choices=PATHS,
                    help="batched: all tasks in one pass; compiled: batched under torch.compile "
                         "(CUDA graphs on GPUs; compiles on the first iteration); loop: one task "

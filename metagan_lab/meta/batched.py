@@ -102,11 +102,14 @@ def per_task_losses(predictions: Tensor, y: Tensor, loss_fn: LossFn) -> Tensor:
 def batched_adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor,
                   inner_lr: float | Params, inner_steps: int = 1, first_order: bool = False,
                   loss_fn: LossFn = F.cross_entropy,
-                  adapted: Collection[str] | None = None, traceable: bool = False) -> Params:
+                  adapted: Collection[str] | None = None, traceable: bool = False,
+                  inner_optimizer: str = "sgd") -> Params:
     """θ'_t for every task t at once: x [T, B, …], y [T, B, …] → θ'_T (tensors [T, *shape]).
 
-    ``traceable=True``: inner gradients by ``torch.func.grad`` (for ``torch.compile``).
+    ``traceable=True``: inner gradients by ``torch.func.grad`` (for ``torch.compile``). Adam's
+    update is elementwise, so ``inner_optimizer="adam"`` on θ_T is Adam per task.
     """
     params_t = stack_params(params, x.shape[0])
     return inner_loop(lambda p: per_task_losses(batched_forward(model, p, x), y, loss_fn).sum(),
-                      params_t, inner_lr, inner_steps, first_order, adapted, traceable)
+                      params_t, inner_lr, inner_steps, first_order, adapted, traceable,
+                      inner_optimizer)

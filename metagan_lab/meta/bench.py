@@ -65,7 +65,7 @@ def bench_meta_iteration(cfg: MetaConfig, images: torch.Tensor, device: torch.de
     def one_iteration() -> None:
         if cfg.algorithm == "reptile":
             reptile_step(learner.model, learner.params, episode, cfg.inner_lr, cfg.inner_steps,
-                         cfg.epsilon, path=cfg.path)
+                         cfg.epsilon, path=cfg.path, inner_optimizer=cfg.inner_optimizer)
         else:
             loss, _ = outer_loss_and_accuracy(learner, episode, cfg.inner_steps,
                                               cfg.algorithm == "fomaml")

@@ -42,17 +42,20 @@ def compile_mode(device: torch.device | str) -> str:
 
 
 def _predictions(model: nn.Module, inner_steps: int, first_order: bool, loss_fn: LossFn,
-                 adapted: tuple[str, ...] | None, params: Params, support_x: Tensor,
-                 support_y: Tensor, query_x: Tensor, inner_lr: float | Params) -> Tensor:
+                 adapted: tuple[str, ...] | None, inner_optimizer: str, params: Params,
+                 support_x: Tensor, support_y: Tensor, query_x: Tensor,
+                 inner_lr: float | Params) -> Tensor:
     params_t = batched_adapt(model, params, support_x, support_y, inner_lr, inner_steps,
-                             first_order, loss_fn, adapted, traceable=True)   # θ'_T
+                             first_order, loss_fn, adapted, True, inner_optimizer)   # θ'_T
     return batched_forward(model, params_t, query_x)                          # [T, N*Q, out]
 
 
 @functools.lru_cache(maxsize=16)
 def _compiled(model: nn.Module, inner_steps: int, first_order: bool, loss_fn: LossFn,
-              adapted: tuple[str, ...] | None, mode: str, backend: str | Callable):
-    fn = functools.partial(_predictions, model, inner_steps, first_order, loss_fn, adapted)
+              adapted: tuple[str, ...] | None, inner_optimizer: str, mode: str,
+              backend: str | Callable):
+    fn = functools.partial(_predictions, model, inner_steps, first_order, loss_fn, adapted,
+                           inner_optimizer)
     if backend == "inductor":
         return torch.compile(fn, mode=mode, fullgraph=True)
     return torch.compile(fn, backend=backend, fullgraph=True)
@@ -62,15 +65,18 @@ def compiled_predictions(model: nn.Module, params: Params, episode: Episode,
                          inner_lr: float | Params, inner_steps: int = 1,
                          first_order: bool = False, loss_fn: LossFn = F.cross_entropy,
                          adapted: Collection[str] | None = None, mode: str | None = None,
-                         backend: str | Callable | None = None) -> Tensor:
+                         backend: str | Callable | None = None,
+                         inner_optimizer: str = "sgd") -> Tensor:
     """f_{θ'_t}(query_x_t) for every task t, [T, N*Q, out], computed by a compiled graph.
 
-    One compiled function is kept per (model, k, first_order, loss, adapted, mode, backend);
+    One compiled function is kept per (model, k, first_order, loss, adapted, inner optimizer,
+    mode, backend);
     ``backend="aot_eager"`` traces the same graph without generating code (quick, for tests).
     ``fullgraph=True``: the inner and outer passes form one graph, or compiling fails loudly.
     """
     mode = compile_mode(episode.support_x.device) if mode is None else mode
     backend = os.environ.get(BACKEND_VAR, "inductor") if backend is None else backend
     fn = _compiled(model, inner_steps, first_order, loss_fn,
-                   tuple(adapted) if adapted is not None else None, mode, backend)
+                   tuple(adapted) if adapted is not None else None, inner_optimizer, mode,
+                   backend)
     return fn(params, episode.support_x, episode.support_y, episode.query_x, inner_lr)

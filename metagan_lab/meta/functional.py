@@ -5,6 +5,7 @@ paper symbol               code name
 α (scalar or per-param)    inner_lr
 ∇θ L_support(θ)            grads
 θ' = θ − α ⊙ ∇θ L          inner_update(params, grads, inner_lr)
+θ' = θ − α m̂ / (√v̂ + ε)    adam_update(params, grads, state, inner_lr) (Reptile's inner Adam)
 k inner steps              inner_steps
 
 ``inner_loop`` is the one copy of the k-step loop: ``adapt`` (one task, any model) and the batched
@@ -49,6 +50,28 @@ def inner_update(params: Params, grads: Params, inner_lr: float | Params) -> Par
     return {name: p - alpha[name] * grads[name] for name, p in params.items()}
 
 
+INNER_OPTIMIZERS = ("sgd", "adam")
+ADAM_BETAS = (0.0, 0.999)   # Nichol et al. (Reptile) use β1 = 0 in the inner loop
+ADAM_EPS = 1e-8
+
+
+def adam_update(params: Params, grads: Params, state: dict, inner_lr: float | Params,
+                betas: tuple[float, float] = ADAM_BETAS,
+                eps: float = ADAM_EPS) -> tuple[Params, dict]:
+    """One Adam step, elementwise (so it is per task on stacked [T, …] parameters too):
+    m ← β1 m + (1−β1) g,  v ← β2 v + (1−β2) g²,  θ' = θ − α (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
+    ``state`` is {} before the first step; returns θ' and the new state {t, m, v}."""
+    (b1, b2), t = betas, state.get("t", 0) + 1
+    alpha = inner_lr if isinstance(inner_lr, dict) else dict.fromkeys(params, inner_lr)
+    m0 = state.get("m") or {n: torch.zeros_like(g) for n, g in grads.items()}
+    v0 = state.get("v") or {n: torch.zeros_like(g) for n, g in grads.items()}
+    m = {n: b1 * m0[n] + (1 - b1) * g for n, g in grads.items()}
+    v = {n: b2 * v0[n] + (1 - b2) * g * g for n, g in grads.items()}
+    new = {n: p - alpha[n] * (m[n] / (1 - b1**t)) / ((v[n] / (1 - b2**t)).sqrt() + eps)
+           for n, p in params.items()}
+    return new, {"t": t, "m": m, "v": v}
+
+
 def task_loss(model: nn.Module, params: Params, x: Tensor, y: Tensor,
               loss_fn: LossFn = F.cross_entropy) -> Tensor:
     """L(θ) = loss_fn(f_θ(x), y), with f_θ the model called on the explicit params θ."""
@@ -57,7 +80,8 @@ def task_loss(model: nn.Module, params: Params, x: Tensor, y: Tensor,
 
 def inner_loop(support_loss: Callable[[Params], Tensor], params: Params,
                inner_lr: float | Params, inner_steps: int = 1, first_order: bool = False,
-               adapted: Collection[str] | None = None, traceable: bool = False) -> Params:
+               adapted: Collection[str] | None = None, traceable: bool = False,
+               inner_optimizer: str = "sgd") -> Params:
     """k steps of θ ← θ − α ∇θ L_support(θ) for any differentiable L_support(θ).
 
     ``adapted`` names the parameters that take inner steps (all by default; ANIL adapts only the
@@ -68,16 +92,29 @@ def inner_loop(support_loss: Callable[[Params], Tensor], params: Params,
     ``traceable=True`` takes ∇θ L_support with ``torch.func.grad`` instead of
     ``torch.autograd.grad``: the same numbers, but written as ordinary forward operations that
     ``torch.compile`` can capture (it cannot capture ``autograd.grad(create_graph=True)``).
+    ``inner_optimizer="adam"`` takes Adam steps (``adam_update``) instead of plain SGD steps.
     """
     check_inner_lr(inner_lr)
     check_inner_steps(inner_steps)
+    if inner_optimizer not in INNER_OPTIMIZERS:
+        raise ValueError(f"inner_optimizer={inner_optimizer!r}; choose from {INNER_OPTIMIZERS}")
+    if inner_optimizer == "adam" and not first_order:
+        raise ValueError("inner_optimizer='adam' needs first_order=True (first-order MAML, "
+                         "Reptile): Adam's √v has no derivative where a gradient is 0, as it is "
+                         "for conv biases before batch norm, so second-order MAML through it "
+                         "gives NaN")
     names = list(params) if adapted is None else [n for n in params if n in adapted]
+    state: dict = {}
     for _ in range(inner_steps):
         theta = {n: params[n] for n in names}
         grads = (_func_grads(support_loss, params, theta, first_order) if traceable else
                  dict(zip(names, torch.autograd.grad(support_loss(params), list(theta.values()),
                                                      create_graph=not first_order))))
-        params = {**params, **inner_update(theta, grads, inner_lr)}
+        if inner_optimizer == "adam":
+            new, state = adam_update(theta, grads, state, inner_lr)
+        else:
+            new = inner_update(theta, grads, inner_lr)
+        params = {**params, **new}
     return params
 
 
@@ -90,7 +127,7 @@ def _func_grads(support_loss: Callable[[Params], Tensor], params: Params, theta:
 
 def adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor, inner_lr: float | Params,
           inner_steps: int = 1, first_order: bool = False,
-          loss_fn: LossFn = F.cross_entropy) -> Params:
+          loss_fn: LossFn = F.cross_entropy, inner_optimizer: str = "sgd") -> Params:
     """Run k steps of θ ← θ − α ∇θ L_support(θ) on one task; returns θ' (θ is not mutated).
 
     With ``first_order=False`` the graph of each step is kept (create_graph) so that a loss on
@@ -98,4 +135,4 @@ def adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor, inner_lr: floa
     gradients are detached (first-order MAML).
     """
     return inner_loop(lambda p: task_loss(model, p, x, y, loss_fn), params, inner_lr,
-                      inner_steps, first_order)
+                      inner_steps, first_order, inner_optimizer=inner_optimizer)

@@ -55,20 +55,24 @@ def choose_path(model: nn.Module, device: torch.device | str, path: str = "auto"
 def adapted_predictions(model: nn.Module, params: Params, episode: Episode,
                         inner_lr: float | Params, inner_steps: int = 1,
                         first_order: bool = False, loss_fn: LossFn = F.cross_entropy,
-                        adapted: Collection[str] | None = None, path: str = "auto") -> Tensor:
-    """f_{θ'_i}(query_x_i) for every task i: [T, N*Q, out], with θ'_i adapted on support_i."""
+                        adapted: Collection[str] | None = None, path: str = "auto",
+                        inner_optimizer: str = "sgd") -> Tensor:
+    """f_{θ'_i}(query_x_i) for every task i: [T, N*Q, out], with θ'_i adapted on support_i
+    (by SGD steps, or Adam steps with ``inner_optimizer="adam"``)."""
     path = choose_path(model, episode.support_x.device, path)
     if path == "compiled":
         return compiled_predictions(model, params, episode, inner_lr, inner_steps, first_order,
-                                    loss_fn, adapted)
+                                    loss_fn, adapted, inner_optimizer=inner_optimizer)
     if path == "batched":
         params_t = batched_adapt(model, params, episode.support_x, episode.support_y, inner_lr,
-                                 inner_steps, first_order, loss_fn, adapted)
+                                 inner_steps, first_order, loss_fn, adapted,
+                                 inner_optimizer=inner_optimizer)
         return batched_forward(model, params_t, episode.query_x)
     predictions = []
     for x_s, y_s, x_q in zip(episode.support_x, episode.support_y, episode.query_x):
         theta_i = inner_loop(lambda p, x_s=x_s, y_s=y_s: task_loss(model, p, x_s, y_s, loss_fn),
-                             params, inner_lr, inner_steps, first_order, adapted)
+                             params, inner_lr, inner_steps, first_order, adapted,
+                             inner_optimizer=inner_optimizer)
         predictions.append(functional_call(model, theta_i, (x_q,)))
     return torch.stack(predictions)
 
@@ -76,14 +80,14 @@ def adapted_predictions(model: nn.Module, params: Params, episode: Episode,
 def maml_outer_loss(model: nn.Module, params: Params, episode: Episode,
                     inner_lr: float | Params, inner_steps: int = 1, first_order: bool = False,
                     loss_fn: LossFn = F.cross_entropy, adapted: Collection[str] | None = None,
-                    path: str = "auto") -> Tensor:
+                    path: str = "auto", inner_optimizer: str = "sgd") -> Tensor:
     """(1/T) Σ_i L_query_i(θ'_i), θ'_i = θ after k steps of θ ← θ − α∇L_support_i(θ).
 
     Differentiable with respect to θ (and a Meta-SGD α) through the inner steps; with
     ``first_order=True`` the inner gradients are constants, so ∇θ = (1/T) Σ_i ∇L_query_i(θ'_i).
     """
     predictions = adapted_predictions(model, params, episode, inner_lr, inner_steps, first_order,
-                                      loss_fn, adapted, path)
+                                      loss_fn, adapted, path, inner_optimizer)
     return per_task_losses(predictions, episode.query_y, loss_fn).mean()
 
 

@@ -36,9 +36,10 @@ def reptile_update(theta: Params, task_phis: list[Params], epsilon: float) -> Pa
 
 def reptile_step(model: nn.Module, theta: Params, episode: Episode, inner_lr: float,
                  inner_steps: int, epsilon: float, loss_fn: LossFn = F.cross_entropy,
-                 path: str = "auto") -> Params:
-    """One Reptile meta-step: φ̃_i = k SGD steps from θ on task i's support set, then
-    θ ← θ + ε (mean_i φ̃_i − θ) (``reptile_update``). Returns the new θ (detached)."""
+                 path: str = "auto", inner_optimizer: str = "sgd") -> Params:
+    """One Reptile meta-step: φ̃_i = k SGD (or Adam, as in the paper's experiments) steps from θ
+    on task i's support set, then θ ← θ + ε (mean_i φ̃_i − θ) (``reptile_update``). Returns the
+    new θ (detached)."""
     if not math.isfinite(epsilon) or epsilon <= 0:
         raise ValueError(f"epsilon (Reptile's outer step size) must be a finite number > 0, "
                          f"got {epsilon!r}; try 1.0 annealed to 0, or 0.1")
@@ -46,9 +47,10 @@ def reptile_step(model: nn.Module, theta: Params, episode: Episode, inner_lr: fl
     # Reptile differentiates nothing through its inner steps: 'compiled' runs the batched path.
     if choose_path(model, episode.support_x.device, path) in ("batched", "compiled"):
         phis = unstack_params(batched_adapt(model, start, episode.support_x, episode.support_y,
-                                            inner_lr, inner_steps, True, loss_fn))
+                                            inner_lr, inner_steps, True, loss_fn,
+                                            inner_optimizer=inner_optimizer))
     else:
-        phis = [adapt(model, start, x, y, inner_lr, inner_steps, True, loss_fn)
+        phis = [adapt(model, start, x, y, inner_lr, inner_steps, True, loss_fn, inner_optimizer)
                 for x, y in zip(episode.support_x, episode.support_y)]
     with torch.no_grad():
         return {n: p.detach() for n, p in reptile_update(start, phis, epsilon).items()}

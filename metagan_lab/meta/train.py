@@ -27,7 +27,7 @@ from ..stats import mean_ci95
 from ..tasks.episodes import EpisodeSampler, check_episode_shape
 from ..types import Episode, Params
 from .batched import per_task_losses
-from .functional import check_inner_lr, check_inner_steps
+from .functional import INNER_OPTIMIZERS, check_inner_lr, check_inner_steps
 from .maml import PATHS, adapted_predictions, head_names
 from .meta_sgd import init_alphas
 from .reptile import reptile_step
@@ -44,6 +44,7 @@ class MetaConfig:
     meta_batch: int = 32       # T tasks per outer step (Finn et al.: 32 for 5-way Omniglot)
     inner_lr: float = 0.4      # α (Meta-SGD: α's initial value)
     inner_steps: int = 1       # k inner steps during meta-training
+    inner_optimizer: str = "sgd"   # sgd | adam (β1 = 0, as in Reptile's experiments)
     eval_inner_steps: int = 3  # k at meta-test (Finn et al.: 3 for Omniglot)
     meta_lr: float = 1e-3      # β, Adam's step on the outer loss (unused by Reptile)
     alpha_lr: float | None = None  # Meta-SGD: Adam's step for α (None: the same as meta_lr)
@@ -62,6 +63,13 @@ class MetaConfig:
             raise ValueError(f"algorithm={self.algorithm!r}; choose from {ALGORITHMS}")
         if self.path not in PATHS:
             raise ValueError(f"path={self.path!r}; choose from {PATHS}")
+        if self.inner_optimizer not in INNER_OPTIMIZERS:
+            raise ValueError(f"inner_optimizer={self.inner_optimizer!r}; choose from "
+                             f"{INNER_OPTIMIZERS}")
+        if self.inner_optimizer == "adam" and self.algorithm not in ("fomaml", "reptile"):
+            raise ValueError(f"inner_optimizer='adam' with algorithm={self.algorithm!r}: Adam "
+                             "inner steps are for first-order methods (fomaml, reptile); "
+                             "use --inner-optimizer sgd")
         if not isinstance(self.meta_batch, int) or self.meta_batch < 1:
             raise ValueError(f"meta_batch must be an integer >= 1, got {self.meta_batch!r}")
         for name in ("n_way", "k_shot", "n_query", "iterations", "val_every", "val_tasks",
@@ -144,7 +152,8 @@ def outer_loss_and_accuracy(learner: MetaLearner, episode: Episode, inner_steps:
     path = "batched" if path == "compiled" and not compiled else path
     predictions = adapted_predictions(learner.model, learner.params, episode, learner.inner_lr,
                                       inner_steps, first_order, F.cross_entropy,
-                                      learner.adapted, path)                  # [T, N*Q, N]
+                                      learner.adapted, path,
+                                      learner.config.inner_optimizer)         # [T, N*Q, N]
     loss = per_task_losses(predictions, episode.query_y, F.cross_entropy).mean()
     return loss, (predictions.argmax(-1) == episode.query_y).float().mean(-1)
 
@@ -210,7 +219,8 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
         if cfg.algorithm == "reptile":
             epsilon = cfg.epsilon * (1 - (it - 1) / cfg.iterations)   # linear annealing to 0
             new = reptile_step(learner.model, learner.params, episode, cfg.inner_lr,
-                               cfg.inner_steps, epsilon, path=cfg.path)
+                               cfg.inner_steps, epsilon, path=cfg.path,
+                               inner_optimizer=cfg.inner_optimizer)
             step = sum((new[n] - p.detach()).pow(2).sum() for n, p in learner.params.items())
             _stop_if_not_finite(step.item(), it, cfg, last_good, checkpoint)
             learner.params = {n: p.requires_grad_() for n, p in new.items()}

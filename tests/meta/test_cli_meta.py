@@ -117,3 +117,14 @@ def test_train_and_bench_on_the_compiled_path(tmp_path, capsys, monkeypatch):
     bench = last_json(capsys)
     assert bench["path"] == "compiled" and bench["meta_gradient_rel_err_vs_loop"] < 1e-5
     torch._dynamo.reset()
+
+
+def test_reptile_trains_with_adam_inner_steps_and_maml_refuses_them(tmp_path, capsys):
+    assert main(["train", "reptile", *TINY, "--inner-optimizer", "adam", "--inner-lr", "0.001",
+                 "--iterations", "2", "--val-every", "2", "--val-tasks", "2",
+                 "--test-tasks", "4", "--eval-queries", "2", "--out", str(tmp_path), "--json",
+                 "--quiet"]) == 0
+    assert last_json(capsys)["iterations"] == 2
+    with pytest.raises(SystemExit) as info:
+        main(["train", "maml", *TINY, "--inner-optimizer", "adam", "--quiet"])
+    assert info.value.code == 2 and "first-order" in capsys.readouterr().err
