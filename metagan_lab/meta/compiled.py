@@ -76,6 +76,8 @@ def compiled_predictions(model: nn.Module, params: Params, episode: Episode,
     """
     mode = compile_mode(episode.support_x.device) if mode is None else mode
     backend = os.environ.get(BACKEND_VAR, "inductor") if backend is None else backend
+    if mode == "reduce-overhead" and episode.support_x.is_cuda:
+        torch.compiler.cudagraph_mark_step_begin()   # a new meta-iteration: earlier outputs go
     fn = _compiled(model, inner_steps, first_order, loss_fn,
                    tuple(adapted) if adapted is not None else None, inner_optimizer, mode,
                    backend)
