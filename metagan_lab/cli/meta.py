@@ -92,6 +92,9 @@ def run_eval_meta(args: argparse.Namespace, state: dict, device: torch.device) -
 def _meta_options(p: argparse.ArgumentParser, defaults: MetaConfig) -> None:
     p.add_argument("--ways", dest="n_way", type=positive_int, default=defaults.n_way, help="N")
     p.add_argument("--shots", dest="k_shot", type=positive_int, default=defaults.k_shot, help="K")
+    p.add_argument("--train-shots", type=positive_int, default=defaults.train_shots,
+                   help="K while meta-training (default: --shots; Reptile's paper trains 1-shot "
+                        "models with 10)")
     p.add_argument("--queries", dest="n_query", type=positive_int, default=defaults.n_query,
                    help="Q query images per class while meta-training")
     p.add_argument("--meta-batch", type=int, default=defaults.meta_batch,

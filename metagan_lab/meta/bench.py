@@ -58,8 +58,8 @@ def bench_meta_iteration(cfg: MetaConfig, images: torch.Tensor, device: torch.de
         raise ValueError(f"warmup must be >= 0 and repeat >= 1, got {warmup}, {repeat}")
     learner = new_learner(cfg, device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    episode = sample_episode(images.to(device), cfg.n_way, cfg.k_shot, cfg.n_query,
-                             cfg.meta_batch, gen)
+    episode = sample_episode(images.to(device), cfg.n_way, cfg.train_shots or cfg.k_shot,
+                             cfg.n_query, cfg.meta_batch, gen)       # a meta-training episode
     trainable = {**learner.params, **(learner.alphas or {})}
 
     def one_iteration() -> None:
@@ -89,7 +89,7 @@ def bench_meta_iteration(cfg: MetaConfig, images: torch.Tensor, device: torch.de
     seconds = sorted(times)[len(times) // 2]
     error = meta_gradient_error(learner, episode) if check else None
     return {"algorithm": cfg.algorithm, "path": choose_path(learner.model, device, cfg.path),
-            "n_way": cfg.n_way, "k_shot": cfg.k_shot, "n_query": cfg.n_query,
+            "n_way": cfg.n_way, "k_shot": cfg.train_shots or cfg.k_shot, "n_query": cfg.n_query,
             "meta_batch": cfg.meta_batch, "inner_steps": cfg.inner_steps,
             "inner_lr": cfg.inner_lr, "seconds_per_iteration": seconds,
             "tasks_per_second": cfg.meta_batch / seconds, "peak_memory_mb":

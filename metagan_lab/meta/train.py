@@ -39,7 +39,8 @@ ALGORITHMS = ("maml", "fomaml", "metasgd", "anil", "reptile")
 class MetaConfig:
     algorithm: str = "maml"    # maml | fomaml | metasgd | anil | reptile
     n_way: int = 5             # N
-    k_shot: int = 1            # K support images per class
+    k_shot: int = 1            # K support images per class (at validation and test)
+    train_shots: int | None = None  # K while meta-training (None: k_shot; Reptile's paper: 10)
     n_query: int = 5           # Q query images per class during meta-training
     meta_batch: int = 32       # T tasks per outer step (Finn et al.: 32 for 5-way Omniglot)
     inner_lr: float = 0.4      # α (Meta-SGD: α's initial value)
@@ -63,6 +64,10 @@ class MetaConfig:
             raise ValueError(f"algorithm={self.algorithm!r}; choose from {ALGORITHMS}")
         if self.path not in PATHS:
             raise ValueError(f"path={self.path!r}; choose from {PATHS}")
+        if self.train_shots is not None and (not isinstance(self.train_shots, int)
+                                             or self.train_shots < 1):
+            raise ValueError(f"train_shots must be a positive integer or None, "
+                             f"got {self.train_shots!r}")
         if self.inner_optimizer not in INNER_OPTIMIZERS:
             raise ValueError(f"inner_optimizer={self.inner_optimizer!r}; choose from "
                              f"{INNER_OPTIMIZERS}")
@@ -203,8 +208,9 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
     from tqdm.auto import tqdm
 
     cfg = learner.config
-    check_episode_shape(cfg.n_way, cfg.k_shot, cfg.n_query, train.n_classes, train.n_samples)
-    sampler = EpisodeSampler(train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.meta_batch,
+    shots = cfg.train_shots or cfg.k_shot
+    check_episode_shape(cfg.n_way, shots, cfg.n_query, train.n_classes, train.n_samples)
+    sampler = EpisodeSampler(train, cfg.n_way, shots, cfg.n_query, cfg.meta_batch,
                              cfg.seed, device)
     groups = [{"params": list(learner.params.values())}]
     if learner.alphas is not None:

@@ -89,3 +89,20 @@ def test_a_diverging_reptile_step_stops_before_theta_is_overwritten():
     with pytest.raises(TrainingDiverged, match="Reptile step became .* at iteration 1"):
         meta_train(learner, noise_classes(), None, progress=False)
     assert all(torch.equal(before[n], learner.params[n]) for n in before)
+
+
+def test_train_shots_size_the_training_episodes_and_k_shot_the_test_ones(monkeypatch):
+    real = meta_train_module.EpisodeSampler
+    shots = []
+
+    def recording(data, n_way, k_shot, *args, **kwargs):
+        shots.append(k_shot)
+        return real(data, n_way, k_shot, *args, **kwargs)
+
+    monkeypatch.setattr(meta_train_module, "EpisodeSampler", recording)
+    cfg = MetaConfig(algorithm="reptile", iterations=2, val_every=2, train_shots=3, **TINY)
+    learner = new_learner(cfg)
+    meta_train(learner, noise_classes(), noise_classes(seed=1), progress=False)
+    assert shots == [3, 1]                                   # training sampler, then validation
+    with pytest.raises(ValueError, match="train_shots.*got 0"):
+        MetaConfig(train_shots=0)
