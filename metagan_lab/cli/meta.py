@@ -48,7 +48,7 @@ def run_train(args: argparse.Namespace) -> int:
     out = args.out / cfg.algorithm
     learner, result = run_meta(cfg, split.train, split.val, split.test, device, out,
                                progress=not args.quiet)
-    path = atomic_save(learner.state(cfg.iterations), out / "checkpoint.pt")
+    path = atomic_save(learner.state(result["iterations"]), out / "checkpoint.pt")
     result.update(dataset=data.source, checkpoint=str(path))
     atomic_write_json(result, out / "results.json")
     emit(result, args.json)
@@ -133,6 +133,9 @@ def register(groups: dict) -> None:
         p.add_argument("--alpha-lr", type=positive_float, default=None,
                        help="Meta-SGD: Adam's learning rate for α (default: --meta-lr)")
         p.add_argument("--iterations", type=positive_int, default=defaults.iterations)
+        p.add_argument("--max-seconds", type=positive_float, default=None,
+                       help="stop meta-training after this many seconds of wall time "
+                            "(validation included), then test")
         p.add_argument("--val-every", type=positive_int, default=defaults.val_every)
         p.add_argument("--val-tasks", type=positive_int, default=defaults.val_tasks)
         p.add_argument("--test-tasks", type=positive_int, default=defaults.test_tasks)

@@ -51,6 +51,7 @@ class MetaConfig:
     alpha_lr: float | None = None  # Meta-SGD: Adam's step for α (None: the same as meta_lr)
     epsilon: float = 1.0       # Reptile's ε, annealed linearly to 0 over the iterations
     iterations: int = 1000     # outer steps
+    max_seconds: float | None = None  # stop meta-training after this wall time (None: no limit)
     val_every: int = 100       # validate (and checkpoint) every this many iterations
     val_tasks: int = 100       # tasks per validation
     test_tasks: int = 600      # tasks for the final accuracy ± 95% CI
@@ -88,7 +89,7 @@ class MetaConfig:
         check_inner_lr(self.inner_lr)
         check_inner_steps(self.inner_steps)
         check_inner_steps(self.eval_inner_steps)
-        for name in ("meta_lr", "epsilon", "alpha_lr"):
+        for name in ("meta_lr", "epsilon", "alpha_lr", "max_seconds"):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -200,10 +201,13 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
                device: str | torch.device = "cpu", out: str | Path | None = None,
                progress: bool = True,
                callback: Callable[[int, float, float], None] | None = None) -> dict:
-    """Run ``config.iterations`` outer steps. Returns the history (loss, accuracy, validation).
+    """Run ``config.iterations`` outer steps, or fewer when ``config.max_seconds`` of wall time
+    (validation included) run out first; then it validates once more and stops. Returns the
+    history (loss and accuracy per step, validation), so ``len(history["loss"])`` steps ran.
 
     ``callback(iteration, loss, accuracy)`` runs after every step (the notebooks' live plot).
-    With ``out`` set, ``out/checkpoint.pt`` holds the last finite validated state.
+    With ``out`` set, ``out/checkpoint.pt`` holds the last finite validated state. Reptile's ε is
+    annealed linearly to 0 over the iterations, or over ``max_seconds`` if that comes first.
     """
     from tqdm.auto import tqdm
 
@@ -220,10 +224,14 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
     checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
     last_good = None
     bar = tqdm(range(1, cfg.iterations + 1), desc=cfg.algorithm, disable=not progress)
+    start = time.perf_counter()
     for it in bar:
         episode = next(sampler)
         if cfg.algorithm == "reptile":
-            epsilon = cfg.epsilon * (1 - (it - 1) / cfg.iterations)   # linear annealing to 0
+            done = (it - 1) / cfg.iterations                           # linear annealing to 0,
+            if cfg.max_seconds is not None:                            # over time when limited
+                done = max(done, (time.perf_counter() - start) / cfg.max_seconds)
+            epsilon = cfg.epsilon * max(1 - done, 1e-3)
             new = reptile_step(learner.model, learner.params, episode, cfg.inner_lr,
                                cfg.inner_steps, epsilon, path=cfg.path,
                                inner_optimizer=cfg.inner_optimizer)
@@ -247,13 +255,17 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
             callback(it, loss_value, acc_value)
         if it % 10 == 0:
             bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{acc_value:.3f}")
-        if val is not None and (it % cfg.val_every == 0 or it == cfg.iterations):
+        out_of_time = (cfg.max_seconds is not None
+                       and time.perf_counter() - start >= cfg.max_seconds)
+        if val is not None and (it % cfg.val_every == 0 or it == cfg.iterations or out_of_time):
             val_acc = evaluate_meta(learner, val, cfg.val_tasks, seed=cfg.seed + 7).mean().item()
             history["val"].append((it, val_acc))
             bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val_acc:.3f}")
             if checkpoint is not None:
                 atomic_save(learner.state(it), checkpoint)
                 last_good = it
+        if out_of_time:
+            break
     return history
 
 
@@ -274,7 +286,7 @@ def run_meta(cfg: MetaConfig, train: ClassImages, val: ClassImages | None, test:
     history = meta_train(learner, train, val, device, out, progress)
     seconds = time.perf_counter() - start
     result = {"algorithm": cfg.algorithm, **meta_test(learner, test),
-              "seconds": round(seconds, 2), "iterations": cfg.iterations,
+              "seconds": round(seconds, 2), "iterations": len(history["loss"]),
               "device": str(torch.device(device)), "n_way": cfg.n_way, "k_shot": cfg.k_shot,
               "final_train_loss": history["loss"][-1],
               "val_accuracy": history["val"][-1][1] if history["val"] else None}

@@ -106,3 +106,14 @@ def test_train_shots_size_the_training_episodes_and_k_shot_the_test_ones(monkeyp
     assert shots == [3, 1]                                   # training sampler, then validation
     with pytest.raises(ValueError, match="train_shots.*got 0"):
         MetaConfig(train_shots=0)
+
+
+def test_max_seconds_stops_early_validates_and_checkpoints(tmp_path):
+    cfg = MetaConfig(iterations=50, val_every=20, max_seconds=1e-9, **TINY)
+    learner = new_learner(cfg)
+    history = meta_train(learner, noise_classes(), noise_classes(seed=1), out=tmp_path,
+                         progress=False)
+    assert len(history["loss"]) == 1 and [it for it, _ in history["val"]] == [1]
+    assert safe_load(tmp_path / "checkpoint.pt")["iteration"] == 1
+    with pytest.raises(ValueError, match="max_seconds.*-1"):
+        MetaConfig(max_seconds=-1)
