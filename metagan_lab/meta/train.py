@@ -197,6 +197,10 @@ def _stop_if_not_finite(value: float, it: int, cfg: MetaConfig, last_good: int |
         f"{cfg.inner_steps}), or float64.")
 
 
+def _past(start: float, max_seconds: float | None) -> bool:
+    return max_seconds is not None and time.perf_counter() - start >= max_seconds
+
+
 def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None = None,
                device: str | torch.device = "cpu", out: str | Path | None = None,
                progress: bool = True,
@@ -255,16 +259,17 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
             callback(it, loss_value, acc_value)
         if it % 10 == 0:
             bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{acc_value:.3f}")
-        out_of_time = (cfg.max_seconds is not None
-                       and time.perf_counter() - start >= cfg.max_seconds)
-        if val is not None and (it % cfg.val_every == 0 or it == cfg.iterations or out_of_time):
+        out_of_time = _past(start, cfg.max_seconds)
+        validate = val is not None and (it % cfg.val_every == 0 or it == cfg.iterations
+                                        or out_of_time)
+        if validate:
             val_acc = evaluate_meta(learner, val, cfg.val_tasks, seed=cfg.seed + 7).mean().item()
             history["val"].append((it, val_acc))
             bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val_acc:.3f}")
             if checkpoint is not None:
                 atomic_save(learner.state(it), checkpoint)
                 last_good = it
-        if out_of_time:
+        if out_of_time or (validate and _past(start, cfg.max_seconds)):   # just validated: stop
             break
     return history
 

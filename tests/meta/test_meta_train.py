@@ -117,3 +117,18 @@ def test_max_seconds_stops_early_validates_and_checkpoints(tmp_path):
     assert safe_load(tmp_path / "checkpoint.pt")["iteration"] == 1
     with pytest.raises(ValueError, match="max_seconds.*-1"):
         MetaConfig(max_seconds=-1)
+
+
+def test_a_validation_that_uses_up_the_time_ends_training_without_a_second_one(monkeypatch):
+    real = meta_train_module.evaluate_meta
+    clock = {"now": 0.0}
+    monkeypatch.setattr(meta_train_module.time, "perf_counter", lambda: clock["now"])
+
+    def slow_validation(*args, **kwargs):
+        clock["now"] += 100.0                         # a validation takes 100 s of wall time
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(meta_train_module, "evaluate_meta", slow_validation)
+    cfg = MetaConfig(iterations=50, val_every=2, max_seconds=50.0, **TINY)
+    history = meta_train(new_learner(cfg), noise_classes(), noise_classes(seed=1), progress=False)
+    assert len(history["loss"]) == 2 and [it for it, _ in history["val"]] == [2]
