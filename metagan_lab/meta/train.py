@@ -60,6 +60,11 @@ class MetaConfig:
     path: str = "auto"         # auto | batched | compiled | loop (same numbers; maml.choose_path)
     seed: int = 0
 
+    @property
+    def shots_while_training(self) -> int:
+        """K of the meta-training episodes: ``train_shots``, else ``k_shot``."""
+        return self.train_shots or self.k_shot
+
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm={self.algorithm!r}; choose from {ALGORITHMS}")
@@ -216,7 +221,7 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
     from tqdm.auto import tqdm
 
     cfg = learner.config
-    shots = cfg.train_shots or cfg.k_shot
+    shots = cfg.shots_while_training
     check_episode_shape(cfg.n_way, shots, cfg.n_query, train.n_classes, train.n_samples)
     sampler = EpisodeSampler(train, cfg.n_way, shots, cfg.n_query, cfg.meta_batch,
                              cfg.seed, device)

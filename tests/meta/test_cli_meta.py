@@ -87,6 +87,9 @@ def test_bench_compares_the_timed_meta_gradient_with_the_loop(capsys):
     assert main(["bench", "maml", *TINY, "--warmup", "0", "--repeat", "1", "--no-check",
                  "--json", "--quiet"]) == 0
     assert last_json(capsys)["meta_gradient_rel_err_vs_loop"] is None
+    assert main(["bench", "maml", *TINY, "--warmup", "0", "--repeat", "1", "--path", "loop",
+                 "--json", "--quiet"]) == 0
+    assert last_json(capsys)["meta_gradient_rel_err_vs_loop"] is None    # nothing to compare
 
 
 def test_gpu_check_script_parses_and_names_its_parts():
