@@ -1,0 +1,84 @@
+"""Train the models that ship in ``metagan_lab/pretrained/`` with the project's own CLI.
+
+    python scripts/train_pretrained.py protonet maml …   # some, in order
+    python scripts/train_pretrained.py --list            # the commands, without running them
+
+Each run writes ``runs/pretrained/<name>/`` (the CLI's checkpoint and results) and
+``train_record.json`` there: the exact command, start time, wall seconds, exit code, host and
+torch version. ``scripts/package_pretrained.py`` then turns a finished run into a shipped model and
+its manifest entry (re-evaluating the shipped weights). Budgets are what a 2-core CPU allows in one
+session (one thread per run); on a GPU, raise ``--max-seconds`` / ``--iterations``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "runs" / "pretrained"
+CPU = ["--device", "cpu", "--seed", "0", "--json", "--quiet"]
+META = ["--threads", "1", "--iterations", "100000", "--val-every", "250"]
+
+# name → arguments after `metagan-lab train`; each writes under --out runs/pretrained/<name>.
+RUNS: dict[str, list[str]] = {
+    "protonet": ["protonet", "--ways", "5", "--shots", "1", "--train-ways", "20",
+                 "--iterations", "2500", "--lr-halve-every", "1000"],
+    "maml-5w1s": ["maml", "--meta-batch", "8", "--max-seconds", "2700", *META],
+    "metasgd-5w1s": ["metasgd", "--meta-batch", "8", "--max-seconds", "1200", *META],
+    "fomaml-5w1s": ["fomaml", "--meta-batch", "8", "--max-seconds", "600", *META],
+    "anil-5w1s": ["anil", "--meta-batch", "8", "--max-seconds", "600", *META],
+    "reptile-5w1s": ["reptile", "--inner-optimizer", "adam", "--inner-lr", "0.001",
+                     "--train-shots", "2", "--inner-steps", "5", "--eval-inner-steps", "50",
+                     "--max-seconds", "900", *META],
+}
+
+
+def command(name: str) -> list[str]:
+    return ["metagan-lab", "train", *RUNS[name], *CPU, "--out", str(OUT / name)]
+
+
+def run(name: str) -> int:
+    out = OUT / name
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = command(name)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    start = time.perf_counter()
+    with open(out / "train.log", "w") as log:
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    seconds = time.perf_counter() - start
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    record = {"name": name, "command": shlex.join(cmd), "started": started,
+              "wall_seconds": round(seconds, 1), "returncode": proc.returncode,
+              "host": platform.node(), "cpu": platform.processor() or platform.machine(),
+              "result": json.loads(lines[-1]) if lines else None}
+    (out / "train_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"{name}: exit {proc.returncode} after {seconds:.0f} s", flush=True)
+    return proc.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"runs to do, from {sorted(RUNS)}")
+    parser.add_argument("--list", action="store_true", help="print the commands only")
+    args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(RUNS))
+    if unknown:
+        parser.error(f"unknown run(s) {unknown}; choose from {sorted(RUNS)}")
+    if args.list or not args.names:
+        for name in args.names or RUNS:
+            print(f"{name}: {shlex.join(command(name))}")
+        return 0
+    return max(run(name) for name in args.names)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
