@@ -15,21 +15,21 @@ Usage in a notebook::
 
     from metagan_lab import exercises as ex
     def prototypes(support_emb, support_y, n_way): ...      # the learner's code
-    if ex.instructor_mode():                                # METAGAN_LAB_SOLUTIONS=1
-        prototypes = ex.solution("prototypes")
     ex.check_prototypes(prototypes)
 
 A check returns True when every case agrees, False (with a note) while the exercise cell still
 raises NotImplementedError, and raises ExerciseFailed with the failing case, expected vs got and a
 hint otherwise. The core library does not import this package.
+
+The reference solutions are not part of the package: they live in the nbgrader sources of the
+exercise notebooks, ``course/source/exNN/*.ipynb`` in the repository, between ``### BEGIN
+SOLUTION`` and ``### END SOLUTION``; ``notebooks/exercises/`` holds the student versions that
+``nbgrader generate_assignment`` makes from them (``make exercises``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from . import solutions
-from .checking import Case, Exercise, ExerciseFailed, Mistake, instructor_mode, run_check
+from .checking import Case, Exercise, ExerciseFailed, Mistake, run_check
 from .evaluation import ACCURACY, MEAN_CI95, check_accuracy, check_mean_ci95
 from .gan import (
     GENERATOR_LOSS_NONSATURATING,
@@ -55,17 +55,9 @@ EXERCISES: dict[str, Exercise] = {e.name: e for e in (
     TOTAL_VARIATION, PSNR,
 )}
 
-
-def solution(name: str) -> Callable:
-    """The reference solution of exercise ``name`` (instructor mode fills the cells with these)."""
-    if name not in EXERCISES:
-        raise ValueError(f"unknown exercise {name!r}; choose one of {sorted(EXERCISES)}")
-    return getattr(solutions, name)
-
-
 __all__ = ["EXERCISES", "Case", "Exercise", "ExerciseFailed", "Mistake", "check_accuracy",
            "check_generator_loss_nonsaturating", "check_inner_update", "check_kl_divergence",
            "check_maml_query_loss", "check_mean_ci95", "check_meta_sgd_update", "check_prototypes",
            "check_psnr", "check_r1_penalty", "check_reparameterize", "check_reptile_update",
            "check_sgd_steps", "check_squared_distances", "check_total_variation",
-           "instructor_mode", "run_check", "solution"]
+           "run_check"]

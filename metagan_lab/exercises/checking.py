@@ -7,8 +7,8 @@ plausible mistakes learners make, each with a targeted hint. ``run_check`` calls
 function on every case and stops at the first disagreement with a message naming the case, the
 inputs, the expected and the obtained output and a hint; it never shows the solution's code.
 
-Instructor mode (``METAGAN_LAB_SOLUTIONS=1``) lets the exercise notebooks swap in the reference
-solutions (``metagan_lab.exercises.solution(name)``) so that they run end to end.
+When a notebook is autograded (nbgrader), a hidden ``assert check_…(fn)`` in the check cell turns
+the False of an unwritten function into a failed test; a wrong function fails by raising.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
-
-SOLUTIONS_ENV = "METAGAN_LAB_SOLUTIONS"
 
 
 class ExerciseFailed(AssertionError):
@@ -69,11 +67,6 @@ class Exercise:
     evaluate: Callable[[Callable, Case], Any] | None = None
     rtol: float = 1e-5
     atol: float = 1e-7
-
-
-def instructor_mode() -> bool:
-    """True when METAGAN_LAB_SOLUTIONS is set (not 0/false): notebooks use reference solutions."""
-    return os.environ.get(SOLUTIONS_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 # -- comparing and describing values ------------------------------------------------------------

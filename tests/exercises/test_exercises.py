@@ -1,18 +1,29 @@
-"""Every exercise check accepts the reference solution and rejects plausible wrong ones."""
+"""Every exercise check accepts the reference solution and rejects plausible wrong ones.
+
+The reference solutions come from the nbgrader sources, course/source/exNN/*.ipynb
+(exercise_sources.py); the package has none.
+"""
 
 from __future__ import annotations
 
-import inspect
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
+from exercise_sources import (
+    BEGIN,
+    BEGIN_HIDDEN,
+    LEARNER_NOTEBOOKS,
+    reference_solution,
+    solution_lines,
+    source_notebook,
+)
 
 from metagan_lab import exercises as ex
 from metagan_lab.exercises.checking import Case, compare
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks" / "exercises"
 NAMES = sorted(ex.EXERCISES)
 MISTAKES = [(name, i) for name in NAMES for i in range(len(ex.EXERCISES[name].mistakes))]
 
@@ -24,7 +35,7 @@ def check_fn(name: str):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_reference_solution_passes(name, seed, capsys):
-    assert check_fn(name)(ex.solution(name), seed=seed) is True
+    assert check_fn(name)(reference_solution(name), seed=seed) is True
     assert f"✓ {name}" in capsys.readouterr().out
 
 
@@ -45,8 +56,8 @@ def test_plausible_mistake_fails_with_its_hint(name, index):
 @pytest.mark.parametrize("name", NAMES)
 def test_messages_never_show_the_solution(name):
     """No line of the reference solution's body appears in a failure message."""
-    body = inspect.getsource(ex.solution(name)).splitlines()[1:]
-    code_lines = [line.strip() for line in body if len(line.strip()) > 12]
+    code_lines = [line.strip() for line in solution_lines(name) if len(line.strip()) > 12]
+    assert code_lines, f"no solution lines for {name} in {source_notebook(name)}"
     for mistake in ex.EXERCISES[name].mistakes:
         with pytest.raises(ex.ExerciseFailed) as info:
             check_fn(name)(mistake.fn, seed=4)
@@ -62,7 +73,7 @@ def test_hard_coded_answer_fails(name):
                  if c.raises is None)
     args = [a.detach().clone().requires_grad_(True)
             if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in first.args]
-    memorised = ex.solution(name)(*args, **first.kwargs)
+    memorised = reference_solution(name)(*args, **first.kwargs)
 
     def hard_coded(*args, **kwargs):
         return memorised
@@ -103,7 +114,7 @@ def test_edge_case_that_must_raise():
 
 def test_detached_meta_loss_is_explained():
     def detached(w, support_x, support_y, query_x, query_y, inner_lr):
-        return ex.solution("maml_query_loss")(w, support_x, support_y, query_x, query_y,
+        return reference_solution("maml_query_loss")(w, support_x, support_y, query_x, query_y,
                                               inner_lr).detach()
 
     with pytest.raises(ex.ExerciseFailed, match="not connected to w by autograd"):
@@ -133,15 +144,12 @@ def test_compare_reports_shape_and_values():
     assert compare((1.0, 2.0), (1.0, 2.0 + 1e-12), 1e-6, 1e-9) is None
 
 
-def test_instructor_mode_and_solution_lookup(monkeypatch):
-    monkeypatch.delenv("METAGAN_LAB_SOLUTIONS", raising=False)
-    assert not ex.instructor_mode()
-    monkeypatch.setenv("METAGAN_LAB_SOLUTIONS", "1")
-    assert ex.instructor_mode()
-    monkeypatch.setenv("METAGAN_LAB_SOLUTIONS", "0")
-    assert not ex.instructor_mode()
-    with pytest.raises(ValueError, match="unknown exercise 'protoypes'"):
-        ex.solution("protoypes")
+def test_the_package_ships_no_solutions():
+    """Reference solutions live in course/source only: the installed package has none."""
+    assert importlib.util.find_spec("metagan_lab.exercises.solutions") is None
+    assert not hasattr(ex, "solution")
+    for path in sorted(Path(next(iter(ex.__path__))).glob("*.py")):
+        assert BEGIN not in path.read_text(encoding="utf-8"), path
 
 
 def test_case_defaults():
@@ -152,12 +160,13 @@ def test_case_defaults():
 @pytest.mark.parametrize("name", NAMES)
 def test_learner_notebook_has_the_exercise(name):
     """The committed notebook is the learner's version: an unwritten cell, then the check."""
-    path = NOTEBOOKS / f"{ex.EXERCISES[name].notebook}.ipynb"
+    path = LEARNER_NOTEBOOKS / f"{ex.EXERCISES[name].notebook}.ipynb"
     assert path.exists(), f"missing exercise notebook {path}"
     cells = json.loads(path.read_text())["cells"]
     sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
     learner = [s for s in sources if f"\ndef {name}(" in s and "YOUR CODE" in s]
     assert learner and "raise NotImplementedError" in learner[0], f"no learner cell for {name}"
     assert any(f"ex.check_{name}({name})" in s for s in sources), f"no check cell for {name}"
+    assert not any(BEGIN in s or BEGIN_HIDDEN in s for s in sources), f"{path.name} has solutions"
     assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code"), \
         f"{path.name} is committed with outputs; strip them"
