@@ -6,6 +6,8 @@ evaluation is ``fewshot.evaluate_protonet``; figures come from ``viz.fewshot``.
 
 from __future__ import annotations
 
+import io
+
 import torch
 
 from ..data.images import ClassImages
@@ -15,14 +17,38 @@ from ..models.conv4 import Conv4
 from ..tasks.episodes import sample_episode
 
 
-def _show(out, fig) -> None:
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+def _show(out, obj) -> None:
+    """Make an ``ipywidgets.Output`` show ``obj`` alone: a matplotlib Figure (rendered to PNG here,
+    then closed) or anything IPython can display (``Markdown``…); ``None`` empties it.
 
-    with out:
-        out.clear_output(wait=True)
-        display(fig)
-    plt.close(fig)
+    This sets the widget's ``outputs`` trait on the kernel side: one state update, the same
+    picture in a browser, safe from a background thread. It does not use
+    ``with out: clear_output(wait=True); display(obj)``, which relies on the front end capturing
+    the messages of the running cell. Under nbclient (``nbconvert --execute``, nbval) that
+    capture is mimicked by an object that echoes every captured output (and every clear) back
+    to the kernel on the shell socket while nbclient awaits the cell's ``execute_reply`` on
+    that same socket; the wake-up can be lost and the cell then sits, kernel idle, until its
+    timeout (jupyter/nbclient#312).
+    """
+    if obj is None:
+        out.outputs = ()
+        return
+    if hasattr(obj, "savefig"):                    # a matplotlib Figure
+        import base64
+
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        obj.savefig(buf, format="png", bbox_inches="tight")
+        plt.close(obj)
+        data = {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+                "text/plain": repr(obj)}
+        metadata = {}
+    else:
+        from IPython.core.interactiveshell import InteractiveShell
+
+        data, metadata = InteractiveShell.instance().display_formatter.format(obj)
+    out.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
 
 
 def episode_explorer(data: ClassImages):
@@ -84,8 +110,8 @@ class ProtoNetTrainer:
         self.encoder = Conv4()
         self.history = {"loss": [], "accuracy": []}
         self.status.value = "untrained encoder"
-        self.curves.clear_output()
-        self.embedding.clear_output()
+        _show(self.curves, None)
+        _show(self.embedding, None)
 
     def _live(self, step: int, loss: float, acc: float) -> None:
         self.history["loss"].append(loss)

@@ -12,17 +12,7 @@ import torch
 from ..gan.models import ToyDiscriminator, ToyGenerator
 from ..gan.toy2d import TOY_DISTRIBUTIONS, toy_sampler
 from ..gan.train import GANConfig, make_gan_state, reconfigure, toy_real_sampler, train_steps
-
-
-def _show(out, fig) -> None:
-    """Replace the contents of an Output widget with a figure."""
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    with out:
-        out.clear_output(wait=True)
-        display(fig)
-    plt.close(fig)
+from .fewshot import _show  # sets Output.outputs; see there why not `with out: display(…)`
 
 
 def toy_lab_state(distribution: str = "ring", cfg: GANConfig | None = None, seed: int = 0):
@@ -153,6 +143,7 @@ class FewShotAdapter:
         self.button.on_click(lambda _: self.show())
         self.widget = w.VBox([w.HBox([self.k_shot, self.steps]),
                               w.HBox([self.inner_lr, self.class_idx, self.button]), self.out])
+        self.show()                                    # the first figure, before any display
 
     def rows(self) -> dict[str, torch.Tensor]:
         """{'K shots': shots, method: samples} for the current settings (pure computation)."""
@@ -177,7 +168,6 @@ class FewShotAdapter:
         from IPython.display import display
 
         display(self.widget)
-        self.show()
 
 
 class CycleExplorer:

@@ -18,20 +18,11 @@ from ..restore.degradations import DEGRADATIONS, STRENGTH_NAMES, Setting, degrad
 from ..restore.evaluate import STEPS, Method, compare_on_task
 from ..restore.meta import RestoreMetaConfig, meta_train
 from ..restore.metrics import psnr
+from .fewshot import _show
 
 # slider range per kind: (min, max, step, default); inpainting uses the mask-fraction slider
 STRENGTH_SLIDERS = {"noise": (0.0, 0.5, 0.01, 0.25), "blur": (0.3, 3.0, 0.1, 2.0),
                     "motion": (1, 11, 2, 7), "downsample": (1, 4, 1, 4)}
-
-
-def _show(out, fig) -> None:
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    with out:
-        out.clear_output(wait=True)
-        display(fig)
-    plt.close(fig)
 
 
 def _setting_controls(kind: str = "noise"):
