@@ -5,9 +5,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.metagan_lab-installed
-QUICK_ENV := METAGAN_LAB_QUICK=1 METAGAN_LAB_SOLUTIONS=1 MPLBACKEND=Agg OMP_NUM_THREADS=1
+QUICK_ENV := METAGAN_LAB_QUICK=1 MPLBACKEND=Agg OMP_NUM_THREADS=1
 
-.PHONY: lab test unit notebooks lint browser-test clean-cache
+.PHONY: lab test unit notebooks lint browser-test clean-cache exercises
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -26,8 +26,18 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(QUICK_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider --ignore=tests/browser tests
 
+# Exercises run in their instructor versions (course/source: solutions and hidden asserts); the
+# student versions in notebooks/exercises are generated from them (tests/exercises checks that).
 notebooks: $(STAMP)
-	$(QUICK_ENV) $(VENV)/bin/pytest -q --nbval-lax -p no:cacheprovider notebooks
+	$(QUICK_ENV) $(VENV)/bin/pytest -q --nbval-lax -p no:cacheprovider notebooks course/source \
+		--ignore=notebooks/exercises
+
+# Student versions of the exercises: nbgrader strips the solutions of course/source/exNN/ into
+# course/release/exNN/, which replace notebooks/exercises/ (commit them).
+exercises: $(STAMP)
+	cd course && PATH="$(abspath $(VENV))/bin:$$PATH" nbgrader generate_assignment "*" --force \
+		--log-level=ERROR
+	cp course/release/ex*/*.ipynb notebooks/exercises/
 
 # Every notebook in JupyterLab inside Debian's Chromium (apt-get install chromium); skips without it.
 browser-test: $(STAMP)

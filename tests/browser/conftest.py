@@ -1,10 +1,9 @@
 """Fixtures for the real-browser suite: a throw-away JupyterLab server and Debian's Chromium.
 
 The server runs on a free loopback port with a random token, in quick mode
-(METAGAN_LAB_QUICK=1) and instructor mode (METAGAN_LAB_SOLUTIONS=1, so exercise notebooks run end to
-end), with its own config/data/runtime/settings/workspace folders under a temporary directory and
-JupyterLab's news and update checks switched off. Notebooks are copied into a temporary work folder
-so the repository's notebooks never receive outputs.
+(METAGAN_LAB_QUICK=1), with its own config/data/runtime/settings/workspace folders under a
+temporary directory and JupyterLab's news and update checks switched off. Notebooks are copied
+into a temporary work folder so the repository's notebooks never receive outputs.
 
 Skips (with the reason) when Playwright or /usr/bin/chromium is missing.
 """
@@ -52,8 +51,9 @@ def notebook_dir() -> Path:
 
 def notebooks() -> list[str]:
     """The notebooks driven, relative to notebook_dir(): the top-level ones (the lessons with
-    widgets); with METAGAN_LAB_BROWSER_EXERCISES=1 also exercises/ (no widgets; nbval and
-    tests/exercises already run them, so they are opt-in to keep the suite short)."""
+    widgets); with METAGAN_LAB_BROWSER_EXERCISES=1 also exercises/, the student versions as
+    learners open them (no widgets; their checks report unwritten functions without an error;
+    nbval runs the instructor versions in course/source and tests/exercises autogrades one)."""
     root = notebook_dir()
     pattern = "**/*.ipynb" if os.environ.get("METAGAN_LAB_BROWSER_EXERCISES") == "1" else "*.ipynb"
     found = sorted(p.relative_to(root).as_posix() for p in root.glob(pattern)
@@ -125,7 +125,7 @@ def lab_server(tmp_path_factory):
         d.mkdir()
     _write_settings(dirs["settings"])
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}   # inline plots in the page
-    env.update(METAGAN_LAB_QUICK="1", METAGAN_LAB_SOLUTIONS="1",
+    env.update(METAGAN_LAB_QUICK="1",
                JUPYTER_CONFIG_DIR=str(dirs["config"]), JUPYTER_DATA_DIR=str(dirs["data"]),
                JUPYTER_RUNTIME_DIR=str(dirs["runtime"]), IPYTHONDIR=str(dirs["ipython"]),
                JUPYTER_PLATFORM_DIRS="1", PYTHONUNBUFFERED="1")
