@@ -13,12 +13,13 @@ import sys
 from . import data as _data
 from . import gan as _gan
 from . import meta as _meta
+from . import pretrained as _pretrained
 from . import protonet as _protonet
 from . import restore as _restore
 from .common import fail
 
 # One line per topic module; each has register(groups: dict[str, argparse._SubParsersAction]).
-COMMAND_MODULES = [_protonet, _data, _restore, _meta, _gan]
+COMMAND_MODULES = [_protonet, _data, _restore, _meta, _gan, _pretrained]
 
 
 def build_parser() -> argparse.ArgumentParser:

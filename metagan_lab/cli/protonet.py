@@ -11,7 +11,7 @@ import torch
 from ..data import load_classes, meta_split
 from ..device import resolve_device
 from ..fewshot.train import ProtoNetConfig, evaluate_protonet, train_protonet
-from ..io import atomic_save, atomic_write_json, safe_load
+from ..io import atomic_save, atomic_write_json
 from ..models.conv4 import Conv4
 from .common import add_common, add_data, emit, positive_float, positive_int
 
@@ -50,8 +50,12 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from ..pretrained import PREFIX, entry, load_checkpoint
+
     device = resolve_device(args.device)
-    ckpt = safe_load(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint)           # a file, or pretrained:<name>
+    if str(args.checkpoint).startswith(PREFIX) and args.ways is None:
+        args.ways = entry(args.checkpoint)["eval"]["ways"]   # protonet-20w1s → 20 ways
     if isinstance(ckpt, dict) and ckpt.get("kind") == "meta":
         from .meta import run_eval_meta
         return run_eval_meta(args, ckpt, device)
@@ -104,7 +108,8 @@ def register(groups: dict) -> None:
     e = groups["top"].add_parser("eval", help="evaluate a checkpoint on test episodes",
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     e.add_argument("checkpoint", help="a .pt file written by `metagan-lab train protonet` or "
-                   "`metagan-lab train maml|fomaml|metasgd|anil|reptile`")
+                   "`metagan-lab train maml|fomaml|metasgd|anil|reptile`, or a shipped model: "
+                   "pretrained:<name> (see `metagan-lab pretrained`)")
     add_common(e, out=None)
     add_data(e)
     _episode_args(e, queries=15, ways=None)
