@@ -38,7 +38,7 @@ RUNS: dict[str, list[str]] = {
     "reptile-5w1s": ["reptile", "--inner-optimizer", "adam", "--inner-lr", "0.001",
                      "--train-shots", "2", "--inner-steps", "5", "--eval-inner-steps", "50",
                      "--max-seconds", "900", *META],
-    # The few-shot GAN (Reptile θ_G, θ_D and the pooled DCGAN) and the restorer inits of notebook 08.
+    # The few-shot GAN (Reptile θ_G, θ_D, the pooled DCGAN) and the restorer inits (notebook 08).
     "fewshot-gan": ["fewshot-gan", "--iterations", "600", "--pretrain-steps", "1500",
                     "--classifier-steps", "300", "--eval-classes", "20"],
     "restorer-fomaml": ["restore", "--method", "fomaml", "--images", "natural",
