@@ -3,7 +3,8 @@
 Tasks y = A sin(x − φ) (``tasks.sinusoid``); the regressor is the 1-40-40-1 ReLU ``MLP``; the
 loss is mean squared error. MAML meta-trains θ so that a few SGD steps from K points fit a new
 sine; the baseline is pre-trained to regress all tasks' points at once (it learns the mean
-function, ≈ 0) and is fine-tuned the same way. Explained in
+function ``mean_sine``, ≈ −1.62 cos x, not 0: phases only cover [0, π]) and is fine-tuned the
+same way. Explained in
 ``notebooks/02_maml_from_the_equations.ipynb``.
 """
 
@@ -18,7 +19,7 @@ from torch import Tensor
 
 from ..models import MLP, params_of, seeded
 from ..stats import mean_ci95
-from ..tasks.sinusoid import X_RANGE, SinusoidTasks, sample_sinusoid_tasks
+from ..tasks.sinusoid import AMPLITUDE, PHASE, X_RANGE, SinusoidTasks, sample_sinusoid_tasks
 from ..types import Episode, Params
 from .batched import batched_adapt, batched_forward, per_task_losses
 from .functional import check_inner_lr
@@ -43,6 +44,18 @@ class SinusoidConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def mean_sine(x: Tensor) -> Tensor:
+    """E[A sin(x − φ)] over the task distribution: the best single answer to every task at once.
+
+    A and φ are independent and uniform, so the mean is E[A] · E[sin(x − φ)] with
+    E[A] = (a₀ + a₁)/2 and E[sin(x − φ)] = (cos(x − φ₁) − cos(x − φ₀)) / (φ₁ − φ₀).
+    For A ~ U[0.1, 5], φ ~ U[0, π]: 2.55 · (−(2/π) cos x) ≈ −1.62 cos x. Shapes: x [P] → [P].
+    """
+    mean_amplitude = (AMPLITUDE[0] + AMPLITUDE[1]) / 2
+    (phi0, phi1) = PHASE
+    return mean_amplitude * (torch.cos(x - phi1) - torch.cos(x - phi0)) / (phi1 - phi0)
 
 
 def as_episode(tasks: SinusoidTasks) -> Episode:
