@@ -111,11 +111,15 @@ def alphas_figure(alphas: Params, initial: float | None = None):
         show = a[: min(16, len(a))]
         vmax = float(np.abs(a).max())
         for i, k in enumerate(show):
-            sub = fig.add_axes([0.66 + 0.08 * (i % 4), 0.70 - 0.2 * (i // 4), 0.07, 0.18])
-            sub.imshow(k, cmap="coolwarm", vmin=-vmax, vmax=vmax)
+            sub = fig.add_axes([0.65 + 0.075 * (i % 4), 0.70 - 0.2 * (i // 4), 0.065, 0.18])
+            tile = sub.imshow(k, cmap="coolwarm", vmin=-vmax, vmax=vmax)
             sub.set_xticks([])
             sub.set_yticks([])
-        fig.text(0.66, 0.93, f"α of the first {len(show)} 3×3 filters of {first}", fontsize=8)
+        # one scale for every tile (symmetric about 0: a negative α steps up the gradient)
+        bar = fig.colorbar(tile, cax=fig.add_axes([0.955, 0.12, 0.012, 0.76]))
+        bar.set_label("α", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+        fig.text(0.65, 0.93, f"α of the first {len(show)} 3×3 filters of {first}", fontsize=8)
     return fig
 
 

@@ -133,8 +133,11 @@ class ProtoNetTrainer:
                                              callback=self._live, encoder=self.encoder)
             res = evaluate_protonet(self.encoder, self.test_data, 5, 1, 15, self.eval_episodes,
                                     self.distance.value, device=self.device)
-            self.status.value = (f"{len(self.history['loss'])} steps · test 5-way 1-shot "
-                                 f"{100 * res['accuracy']:.1f} ± {100 * res['ci95']:.1f} %")
+            # the average over many test episodes, not the one episode drawn on the right
+            self.status.value = (f"{len(self.history['loss'])} steps · average test accuracy over "
+                                 f"{self.eval_episodes} 5-way 1-shot episodes: "
+                                 f"{100 * res['accuracy']:.1f} ± {100 * res['ci95']:.1f} % "
+                                 f"(95 % CI)")
             _show(self.embedding, self.embedding_plot(embedding_figure))
         finally:
             self.button.disabled = False
@@ -149,4 +152,4 @@ class ProtoNetTrainer:
         logits = protonet_logits(emb[5:], protos, self.distance.value)
         acc = (logits.argmax(-1) == ep.query_y[0]).float().mean().item()
         return embedding_figure(emb[5:], ep.query_y[0], protos,
-                                f"test episode: accuracy {100 * acc:.0f} %")
+                                f"one test episode (5-way 1-shot): accuracy {100 * acc:.0f} %")

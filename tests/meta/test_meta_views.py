@@ -35,7 +35,7 @@ def test_path_figure_plots_the_reptile_path():
 def test_alphas_figure_has_one_box_per_tensor_and_filter_images():
     alphas = {"encoder.0.0.weight": torch.rand(4, 1, 3, 3), "head.bias": torch.rand(5)}
     fig = alphas_figure(alphas, initial=0.4)
-    assert len(fig.axes) == 1 + 4                     # the box plot and 4 filter images
+    assert len(fig.axes) == 1 + 4 + 1                 # the box plot, 4 filter images, colour bar
     plt.close(fig)
 
 
