@@ -1,5 +1,7 @@
 # Two commands set everything up on a fresh machine:
-#   make lab    create .venv if missing, install, open JupyterLab on notebooks/00_start_here.ipynb
+#   make lab    create .venv if missing, install, open JupyterLab on notebooks/00_start_here.ipynb,
+#               serving the repository root (so README.md, docs/ and data/ open from the notebooks),
+#               with JupyterLab's news prompt off and --allow-root added when run as root
 #   make test   create .venv if missing, install, lint, unit tests, every notebook (nbval),
 #               then every notebook in a real browser (make browser-test; skipped without Chromium)
 VENV ?= .venv
@@ -15,8 +17,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
+# fetchNews "false": no "Would you like to get notified about official Jupyter news?" prompt. It is
+# a default (overrides.d in this venv's JupyterLab application directory), so a learner's own
+# setting still wins.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
+	@mkdir -p $(VENV)/share/jupyter/lab/settings/overrides.d
+	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+		> $(VENV)/share/jupyter/lab/settings/overrides.d/metagan-lab.json
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root) \
+		notebooks/00_start_here.ipynb
 
 test: $(STAMP) lint unit notebooks browser-test
 
