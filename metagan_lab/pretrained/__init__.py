@@ -189,6 +189,28 @@ def table_rows() -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["MANIFEST", "PREFIX", "data_fingerprint", "entry", "evaluate", "evaluate_pretrained",
-           "file_sha256", "load_checkpoint", "load_pretrained", "manifest",
+PAPER_20WAY_1SHOT = {"protonet": "96.0 (Snell et al. 2017)",
+                     "maml": "95.8 ± 0.3 (Finn et al. 2017)"}
+
+
+def comparison_rows() -> list[dict[str, str]]:
+    """Each shipped classifier beside the published number for its task (percent)."""
+    from ..meta.bench import PAPER_5WAY_1SHOT
+
+    rows = []
+    for name, e in sorted(manifest().items()):
+        if e["kind"] not in CLASSIFIER_KINDS:
+            continue
+        r, paper = e["result"], (PAPER_20WAY_1SHOT if e["eval"]["ways"] == 20
+                                 else PAPER_5WAY_1SHOT)
+        minutes = e["train_seconds"] / 60
+        rows.append({"shipped model": name, "task": e["task"],
+                     "accuracy": f"{100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f}",
+                     "budget": f"{e['iterations']} it., {minutes:.0f} min CPU",
+                     "paper": paper.get(e["algorithm"], "—")})
+    return rows
+
+
+__all__ = ["MANIFEST", "PREFIX", "comparison_rows", "data_fingerprint", "entry", "evaluate",
+           "evaluate_pretrained", "file_sha256", "load_checkpoint", "load_pretrained", "manifest",
            "model_from_checkpoint", "names", "path_of", "save_for_shipping", "table_rows"]
