@@ -46,8 +46,17 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, args.algorithm)
     data, split = load_split(args)
     out = args.out / cfg.algorithm
+    start_from = None
+    if args.init_from:
+        from ..pretrained import load_checkpoint
+
+        start_from = load_checkpoint(args.init_from)
+        if start_from.get("kind") != "meta":
+            raise ValueError(f"--init-from {args.init_from}: not a meta-learning checkpoint")
     learner, result = run_meta(cfg, split.train, split.val, split.test, device, out,
-                               progress=not args.quiet)
+                               progress=not args.quiet, start_from=start_from)
+    if start_from is not None:
+        result["init_from"] = str(args.init_from)
     path = atomic_save(learner.state(result["iterations"]), out / "checkpoint.pt")
     result.update(dataset=data.source, checkpoint=str(path))
     atomic_write_json(result, out / "results.json")
@@ -136,6 +145,9 @@ def register(groups: dict) -> None:
         p.add_argument("--max-seconds", type=positive_float, default=None,
                        help="stop meta-training after this many seconds of wall time "
                             "(validation included), then test")
+        p.add_argument("--init-from", default=None,
+                       help="continue from a checkpoint's θ (and α): a .pt file or "
+                            "pretrained:<name>; Adam starts afresh")
         p.add_argument("--val-every", type=positive_int, default=defaults.val_every)
         p.add_argument("--val-tasks", type=positive_int, default=defaults.val_tasks)
         p.add_argument("--test-tasks", type=positive_int, default=defaults.test_tasks)

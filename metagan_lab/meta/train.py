@@ -287,11 +287,40 @@ def meta_test(learner: MetaLearner, test: ClassImages, n_tasks: int | None = Non
     return {"accuracy": mean, "ci95": ci95, "tasks": len(accs)}
 
 
+def init_from(learner: MetaLearner, state: dict) -> MetaLearner:
+    """Start from a checkpoint's θ (and Meta-SGD's α) instead of a fresh initialisation.
+
+    The checkpoint must come from the same architecture (algorithm family, N, filters); the
+    optimiser state is not stored in checkpoints, so Adam starts afresh.
+    """
+    old = MetaConfig(**state["config"])
+    cfg = learner.config
+    for name in ("n_way", "hidden"):
+        if getattr(old, name) != getattr(cfg, name):
+            raise ValueError(f"--init-from: the checkpoint has {name}={getattr(old, name)}, this "
+                             f"run {name}={getattr(cfg, name)}; use the same value")
+    if (state["alphas"] is None) != (learner.alphas is None):
+        raise ValueError(f"--init-from: a {old.algorithm} checkpoint cannot start a "
+                         f"{cfg.algorithm} run (Meta-SGD's α is in one and not the other)")
+    device = next(iter(learner.params.values())).device
+    learner.params = {n: p.detach().to(device).clone().requires_grad_()
+                      for n, p in state["params"].items()}
+    if state["alphas"] is not None:
+        learner.alphas = {n: a.detach().to(device).clone().requires_grad_()
+                          for n, a in state["alphas"].items()}
+    return learner
+
+
 def run_meta(cfg: MetaConfig, train: ClassImages, val: ClassImages | None, test: ClassImages,
              device: str | torch.device = "cpu", out: str | Path | None = None,
-             progress: bool = True) -> tuple[MetaLearner, dict]:
-    """Meta-train then meta-test; returns the learner and a result dict (accuracy, ci95, …)."""
+             progress: bool = True, start_from: dict | None = None) -> tuple[MetaLearner, dict]:
+    """Meta-train then meta-test; returns the learner and a result dict (accuracy, ci95, …).
+
+    ``start_from``: a checkpoint dict whose θ (and α) the training continues from.
+    """
     learner = new_learner(cfg, device)
+    if start_from is not None:
+        init_from(learner, start_from)
     start = time.perf_counter()
     history = meta_train(learner, train, val, device, out, progress)
     seconds = time.perf_counter() - start
