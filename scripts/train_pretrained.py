@@ -32,6 +32,10 @@ RUNS: dict[str, list[str]] = {
     "protonet": ["protonet", "--ways", "5", "--shots", "1", "--train-ways", "20",
                  "--iterations", "2500", "--lr-halve-every", "1000"],
     "maml-5w1s": ["maml", "--meta-batch", "8", "--max-seconds", "2700", *META],
+    # Stage 2 of MAML: continue from stage 1's θ (Adam restarts), 1500 more iterations.
+    "maml-5w1s-more": ["maml", "--meta-batch", "8", "--threads", "1", "--iterations", "1500",
+                       "--max-seconds", "3600", "--val-every", "250", "--init-from",
+                       str(OUT / "maml-5w1s" / "maml" / "checkpoint.pt")],
     "metasgd-5w1s": ["metasgd", "--meta-batch", "8", "--max-seconds", "1200", *META],
     "fomaml-5w1s": ["fomaml", "--meta-batch", "8", "--max-seconds", "600", *META],
     "anil-5w1s": ["anil", "--meta-batch", "8", "--max-seconds", "600", *META],
