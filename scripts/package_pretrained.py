@@ -42,17 +42,35 @@ CLASSIFIERS = {
                  [("protonet-5w1s", 5), ("protonet-20w1s", 20)]),
     **{f"{a}-5w1s": (f"{a}/checkpoint.pt", f"{a}-5w1s.pt", [(f"{a}-5w1s", 5)])
        for a in ("maml", "fomaml", "metasgd", "anil", "reptile")},
+    "maml-5w1s-more": ("maml/checkpoint.pt", "maml-5w1s.pt", [("maml-5w1s", 5)]),
 }
 TITLES = {"protonet": "Prototypical Networks (Conv-4, trained 20-way)", "maml": "MAML",
           "fomaml": "first-order MAML", "metasgd": "Meta-SGD", "anil": "ANIL",
           "reptile": "Reptile"}
 
 
-def package(run: str, test, fingerprint: str, threads: int) -> dict[str, dict]:
+def _record(run: str) -> dict:
+    """The run's train_record.json; a run started --init-from another run's checkpoint is
+    merged with that run's record (both commands, summed iterations and seconds)."""
     record = json.loads((RUNS / run / "train_record.json").read_text())
     if record["returncode"] != 0:
         raise RuntimeError(f"{run}: the training run failed (exit {record['returncode']}); "
                            f"see {RUNS / run / 'train.log'}")
+    parent = record["result"].get("init_from")
+    if parent and Path(parent).is_relative_to(RUNS):
+        first = _record(Path(parent).relative_to(RUNS).parts[0])
+        record = {**record, "command": f"{first['command']} && {record['command']}",
+                  "started": first["started"],
+                  "wall_seconds": first["wall_seconds"] + record["wall_seconds"],
+                  "result": {**record["result"],
+                             "iterations": first["result"]["iterations"]
+                             + record["result"]["iterations"],
+                             "seconds": first["result"]["seconds"] + record["result"]["seconds"]}}
+    return record
+
+
+def package(run: str, test, fingerprint: str, threads: int) -> dict[str, dict]:
+    record = _record(run)
     source, file, entries = CLASSIFIERS[run]
     checkpoint = safe_load(RUNS / run / source)
     shipped = save_for_shipping(checkpoint, HERE / file)
