@@ -113,9 +113,73 @@ def package(run: str, test, fingerprint: str, threads: int) -> dict[str, dict]:
     return out
 
 
+INITS = {"restorer-fomaml": ("restore_fomaml.pt", "restore_fomaml_results.json",
+                             "restorer-fomaml.pt"),
+         "fewshot-gan": ("fewshot_gan.pt", "fewshot_gan_results.json", "fewshot-gan.pt")}
+
+
+def _restorer_result(results: dict) -> dict:
+    """Mean PSNR over the unseen settings after 0 and 10 steps, per method (and per setting)."""
+    rows = results["table"]
+    out: dict = {}
+    for method in sorted({r["method"] for r in rows}):
+        for steps in (0, 10):
+            values = [r["psnr"] for r in rows if r["method"] == method and r["steps"] == steps]
+            if values:
+                out[f"psnr_{steps}_steps · {method}"] = round(sum(values) / len(values), 2)
+    return out
+
+
+def package_init(run: str, fingerprint: str) -> dict[str, dict]:
+    """A GAN or restorer init: shipped as float16 with the CLI's own measured FD / PSNR."""
+    record = _record(run)
+    source, results_file, file = INITS[run]
+    checkpoint = safe_load(RUNS / run / source)
+    shipped = save_for_shipping(checkpoint, HERE / file)
+    results = json.loads((RUNS / run / results_file).read_text())
+    if checkpoint["kind"] == "restorer":
+        result, task = _restorer_result(results), "natural-image restoration, unseen settings"
+        title, iterations = "restorer init (first-order MAML) and its pre-trained baseline", \
+            results["iterations"]
+        data = {"dataset": "skimage photographs (32×32 patches)", "fingerprint": "—"}
+        extra = {"table": results["table"]}
+    else:
+        result = {k: v for k, v in results.items() if k.startswith("fd_")}
+        task = f"few-shot generation, {results['k_shot']}-shot, {results['eval_classes']} classes"
+        title, iterations = "few-shot GAN: Reptile θ_G/θ_D and the pooled DCGAN", \
+            results["iterations"]
+        data = {"dataset": results["dataset"], "fingerprint": fingerprint}
+        extra = {"seconds": results["seconds"]}
+    entry = {"kind": checkpoint["kind"], "algorithm": run, "title": title, "task": task,
+             "file": file, "bytes": shipped.stat().st_size, "sha256": file_sha256(shipped),
+             "storage": "float16 (loaded as float32)", "command": record["command"],
+             "data": data, "seed": 0, "iterations": iterations,
+             "train_seconds": record["wall_seconds"], "wall_seconds": record["wall_seconds"],
+             "device": f"cpu ({record['cpu']}; 2-core machine shared with other jobs)",
+             "trained": record["started"], "torch": torch.__version__, "result": result,
+             "eval": {"protocol": "the training command's own evaluation (see command)"},
+             **extra}
+    entry["summary"] = _summary(result)
+    print(f"{run}: {entry['summary']}", flush=True)
+    return {run: entry}
+
+
+def _summary(result: dict) -> str:
+    """One short line for `metagan-lab pretrained`."""
+    if any(k.startswith("psnr_10") for k in result):
+        short = {"meta-learned init": "meta", "pretrained on all": "pretrained",
+                 "scratch": "scratch", "classical (skimage)": "classical"}
+        parts = [f"{name} {result[f'psnr_10_steps · {method}']:.1f}"
+                 for method, name in short.items() if f"psnr_10_steps · {method}" in result]
+        return "PSNR after 10 steps (dB): " + ", ".join(parts)
+    parts = [f"{k.removeprefix('fd_')} {v:.1f}" for k, v in result.items()
+             if not k.endswith("_ci95")]
+    return "Fréchet distance: " + ", ".join(parts)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", choices=sorted(CLASSIFIERS))
+    parser.add_argument("runs", nargs="+", choices=sorted(CLASSIFIERS) + sorted(INITS))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -123,7 +187,10 @@ def main() -> int:
     test = meta_split(data, "standard", rotations=True).test
     entries = manifest()
     for run in args.runs:
-        entries.update(package(run, test, data_fingerprint(data), args.threads))
+        if run in INITS:
+            entries.update(package_init(run, data_fingerprint(data)))
+        else:
+            entries.update(package(run, test, data_fingerprint(data), args.threads))
         atomic_write_json(entries, MANIFEST)          # after each run: nothing lost on failure
     return 0
 

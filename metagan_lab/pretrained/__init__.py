@@ -181,8 +181,8 @@ def table_rows() -> list[dict[str, Any]]:
     rows = []
     for name, e in sorted(manifest().items()):
         r = e["result"]
-        shown = (f"{100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f} %"
-                 if "accuracy" in r else ", ".join(f"{k} {v}" for k, v in r.items()))
+        shown = (f"{100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f} %" if "accuracy" in r
+                 else e.get("summary") or ", ".join(f"{k} {v}" for k, v in r.items()))
         rows.append({"name": name, "kind": e["kind"], "task": e["task"], "result": shown,
                      "iterations": e["iterations"], "train_seconds": e["train_seconds"],
                      "device": e["device"], "size_kb": round(e["bytes"] / 1024)})

@@ -28,7 +28,7 @@ def card_html(name: str) -> str:
     r = e["result"]
     result = (f"<b>{100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f} %</b> query accuracy on "
               f"{r['tasks']} Omniglot test tasks" if "accuracy" in r else
-              ", ".join(f"{k} <b>{v}</b>" for k, v in r.items()))
+              html.escape(e.get("summary") or ", ".join(f"{k} {v}" for k, v in r.items())))
     protocol = e.get("eval", {})
     steps = f", {protocol['inner_steps']} inner steps" if "inner_steps" in protocol else ""
     return (f"<b>{html.escape(e.get('title', name))}</b> · {e['task']} · shipped model "
