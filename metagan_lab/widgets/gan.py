@@ -5,7 +5,11 @@ never on slider moves."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
+import time
+import warnings
 
 import torch
 
@@ -24,15 +28,47 @@ def toy_lab_state(distribution: str = "ring", cfg: GANConfig | None = None, seed
     return make_gan_state(G, D, toy_real_sampler(toy_sampler(distribution)), cfg)
 
 
+# status lines and notebook notices: a warning (mode collapse) is amber with ⚠, an error red
+_BOX = {"info": ("", ""),
+        "warning": ("⚠ ", "background:#fff4e5;border-left:4px solid #f0a020;color:#5f3b00;"),
+        "error": ("✖ ", "background:#fdecea;border-left:4px solid #d32f2f;color:#611a15;")}
+
+
+def notice_html(message: str, level: str = "info") -> str:
+    """``message`` as one line of HTML styled by ``level`` (info, warning, error)."""
+    import html
+
+    icon, style = _BOX[level]
+    return (f'<div style="{style}padding:2px 8px;margin:2px 0;border-radius:2px">'
+            f"{icon}{html.escape(message)}</div>")
+
+
+@contextlib.contextmanager
+def warnings_as_notices():
+    """Run a block, then show each warning it raised as an amber ⚠ box (not as red stderr)."""
+    from IPython.display import HTML, display
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+    for w in caught:
+        display(HTML(notice_html(f"{w.category.__name__}: {w.message}", "warning")))
+
+
 class GANLab:
     """GAN Lab in a notebook: loss, α_G, α_D, D steps per G step, R1 γ; play / pause / step /
-    reset. Play trains ``chunk`` steps at a time in a background thread (the kernel stays free)
-    and stops by itself after ``max_steps``."""
+    reset. Play trains in a background thread (the kernel stays free) and redraws about ``fps``
+    times a second, training as many steps as fit between frames (at most ``chunk``); it stops
+    by itself after ``max_steps``. The step button trains ``chunk`` steps.
 
-    def __init__(self, distribution: str = "ring", chunk: int = 25, max_steps: int = 3000):
+    The figure (``viz.gan.GANLabFigure``) is built once; a frame moves its artists and sends
+    the rendered PNG to an ``ipywidgets.Image``."""
+
+    def __init__(self, distribution: str = "ring", chunk: int = 25, max_steps: int = 3000,
+                 fps: float = 25.0):
         import ipywidgets as w
 
-        self.chunk, self.max_steps = chunk, max_steps
+        self.chunk, self.max_steps, self.frame_seconds = chunk, max_steps, 1.0 / fps
         self.distribution = w.Dropdown(options=sorted(TOY_DISTRIBUTIONS), value=distribution,
                                        description="target")
         self.loss = w.Dropdown(options=["minimax", "nonsaturating", "least_squares", "wgan_gp",
@@ -45,12 +81,17 @@ class GANLab:
         self.pause_button = w.Button(description="❚❚ pause")
         self.step_button = w.Button(description=f"step ×{chunk}")
         self.reset_button = w.Button(description="reset", button_style="warning")
-        self.status = w.Label()
+        self.status = w.HTML()
         self.image = w.Image(format="png")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.state = None
+        self.state = self.view = None
+        self.frames = 0                                # frames rendered (the benchmark reads it)
+        # The library warns once on collapse; here the status line shows it (amber ⚠) instead.
+        # The filter matches warnings attributed to this module (train_steps' caller) only.
+        warnings.filterwarnings("ignore", message=r".*mode collapse", category=RuntimeWarning,
+                                module=re.escape(__name__))
         self.reset()
         for s in (self.loss, self.lr_g, self.lr_d, self.d_steps, self.r1_gamma):
             s.observe(self._on_setting, names="value")
@@ -69,41 +110,71 @@ class GANLab:
         return dict(loss=self.loss.value, lr_g=self.lr_g.value, lr_d=self.lr_d.value,
                     d_steps=self.d_steps.value, r1_gamma=self.r1_gamma.value)
 
+    def _say(self, message: str, level: str = "info") -> None:
+        self.status.value = notice_html(message, level)
+
     def _on_setting(self, _=None) -> None:
         with self._lock:
             reconfigure(self.state, **self._cfg_values())
-        self.status.value = f"settings changed at step {self.state.step}"
+        self._say(f"settings changed at step {self.state.step}")
 
     def redraw(self) -> None:
-        from ..viz.gan import figure_png, gan_lab_figure
+        """One frame: move the figure's artists to the current state, send its PNG."""
+        from ..viz.gan import GANLabFigure
 
-        with self._lock:                               # pyplot is not thread-safe
-            self.image.value = figure_png(gan_lab_figure(self.state))
+        with self._lock:
+            if self.view is None:
+                self.view = GANLabFigure(self.state, pyplot=False)
+            else:
+                self.view.update(self.state)
+            png = self.view.png()
+        self.image.value = png
+        self.frames += 1
 
     def reset(self) -> None:
         self.pause()
         self.state = toy_lab_state(self.distribution.value, GANConfig(batch_size=128,
                                                                       **self._cfg_values()))
-        self.status.value = "reset: step 0"
+        self._say("reset: step 0")
         self.redraw()
 
-    def step(self) -> None:
-        """Train one chunk and redraw; the status line reports errors (non-finite, collapse)."""
+    def train(self, n: int) -> bool:
+        """Train ``n`` steps and update the status line; False after an error (non-finite
+        loss, or collapse with ``stop_on_collapse``), which also stops play."""
         try:
             with self._lock:
-                train_steps(self.state, self.chunk)
-            msg = f"step {self.state.step}"
-            if self.state.collapse_step is not None:
-                msg += f" · mode collapse reported at step {self.state.collapse_step}"
-            self.status.value = msg
+                train_steps(self.state, n)
         except RuntimeError as exc:                    # NonFiniteLossError, ModeCollapseError
-            self.status.value = str(exc)
+            self._say(str(exc), "error")
             self._stop.set()
+            return False
+        if self.state.collapse_step is not None:
+            self._say(f"step {self.state.step} · mode collapse reported at step "
+                      f"{self.state.collapse_step}: try another loss, a lower α_G, more D steps "
+                      "or R1", "warning")
+        else:
+            self._say(f"step {self.state.step}")
+        return True
+
+    def step(self) -> None:
+        """Train one chunk and redraw."""
+        self.train(self.chunk)
         self.redraw()
 
     def _run(self) -> None:
+        steps, per_step = 1, None                      # per_step: seconds per training step
         while not self._stop.is_set() and self.state.step < self.max_steps:
-            self.step()
+            t0 = time.perf_counter()
+            ok = self.train(min(steps, self.max_steps - self.state.step))
+            t1 = time.perf_counter()
+            self.redraw()
+            if not ok:
+                return
+            drawn = time.perf_counter() - t1
+            measured = (t1 - t0) / steps
+            per_step = measured if per_step is None else 0.7 * per_step + 0.3 * measured
+            budget = max(self.frame_seconds - drawn, drawn)  # train at least as long as drawing
+            steps = max(1, min(self.chunk, int(budget / per_step)))
 
     def play(self) -> None:
         if self._thread is not None and self._thread.is_alive():
