@@ -93,22 +93,31 @@ class SinusoidLab:
 
 
 def meta_paths_widget(theta0=(3.0, -2.5), optima=((1.0, 1.0), (-1.5, 0.5), (0.0, -1.0))):
-    """Sliders for ε, α, k and the number of meta-steps; draws Reptile, FOMAML and MAML paths."""
+    """Sliders for ε, α, k and the number of meta-steps; draws Reptile, FOMAML and MAML paths.
+    (Explicit sliders and ``_show`` rather than ``ipywidgets.interactive``, which draws by
+    capturing the cell's output: see ``widgets.fewshot._show``.)"""
     import ipywidgets as w
 
     from ..viz.meta import paths_2d_figure
 
-    def show(epsilon=0.5, inner_lr=0.5, inner_steps=1, meta_steps=8):
-        return paths_2d_figure({
-            "Reptile": reptile_path_2d(theta0, optima, epsilon, meta_steps, inner_lr,
-                                       inner_steps),
-            "first-order MAML": maml_path_2d(theta0, optima, epsilon, meta_steps, inner_lr,
-                                             inner_steps, first_order=True),
-            "MAML": maml_path_2d(theta0, optima, epsilon, meta_steps, inner_lr, inner_steps),
-        }, optima)
+    epsilon = w.FloatSlider(0.5, min=0.05, max=1.0, step=0.05, description="epsilon")
+    inner_lr = w.FloatSlider(0.5, min=0.05, max=1.0, step=0.05, description="inner_lr")
+    inner_steps = w.IntSlider(1, min=1, max=10, description="inner_steps")
+    meta_steps = w.IntSlider(8, min=1, max=40, description="meta_steps")
+    out = w.Output()
 
-    return w.interactive(show, epsilon=(0.05, 1.0, 0.05), inner_lr=(0.05, 1.0, 0.05),
-                         inner_steps=(1, 10), meta_steps=(1, 40))
+    def redraw(_=None):
+        e, a, k, m = epsilon.value, inner_lr.value, inner_steps.value, meta_steps.value
+        _show(out, paths_2d_figure({
+            "Reptile": reptile_path_2d(theta0, optima, e, m, a, k),
+            "first-order MAML": maml_path_2d(theta0, optima, e, m, a, k, first_order=True),
+            "MAML": maml_path_2d(theta0, optima, e, m, a, k),
+        }, optima))
+
+    for s in (epsilon, inner_lr, inner_steps, meta_steps):
+        s.observe(redraw, names="value")
+    redraw()
+    return w.VBox([epsilon, inner_lr, inner_steps, meta_steps, out])
 
 
 class MetaTrainer:
