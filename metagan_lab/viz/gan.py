@@ -84,6 +84,8 @@ class GANLabFigure:
             self.real.set_offsets(x_real.cpu().numpy())
             self._z = torch.randn(self.n_points, state.generator.z_dim, generator=seeded)
             self._state = state
+            self.ax2.set(xlim=(0, 100), ylim=(0, 1))     # the loss axes start small again
+            self._background = None
         with torch.no_grad():                          # fixed z: the points move, not jitter
             fake = state.generator(self._z.to(state.device)).cpu()
         D = state.discriminator

@@ -39,6 +39,8 @@ def test_frames_reuse_the_figure_and_show_new_data():
     train_steps(state, 1)
     view.update(state)
     assert view.ax2.get_xlim() == xlim                          # limits grow in steps only
+    view.update(toy_lab_state("ring"))                          # a reset: small axes again
+    assert view.ax2.get_xlim() == (0, 100) and view.png()[:4] == b"\x89PNG"
 
 
 def test_blitted_frame_matches_a_full_draw():
