@@ -43,10 +43,10 @@ RUNS: dict[str, list[str]] = {
                      "--train-shots", "2", "--inner-steps", "5", "--eval-inner-steps", "50",
                      "--max-seconds", "900", *META],
     # The few-shot GAN (Reptile θ_G, θ_D, the pooled DCGAN) and the restorer inits (notebook 08).
-    "fewshot-gan": ["fewshot-gan", "--iterations", "600", "--pretrain-steps", "1500",
-                    "--classifier-steps", "300", "--eval-classes", "20"],
+    "fewshot-gan": ["fewshot-gan", "--iterations", "200", "--pretrain-steps", "600",
+                    "--classifier-steps", "150", "--eval-classes", "10"],
     "restorer-fomaml": ["restore", "--method", "fomaml", "--images", "natural",
-                        "--iterations", "600", "--inner-lr", "0.05", "--inner-steps", "3",
+                        "--iterations", "300", "--inner-lr", "0.05", "--inner-steps", "3",
                         "--meta-batch", "4", "--k-shot", "5", "--queries", "5",
                         "--tv-weight", "1e-3", "--hidden", "32", "--depth", "4",
                         "--eval-tasks", "10", "--threads", "1"],
