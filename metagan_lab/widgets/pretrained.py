@@ -92,9 +92,15 @@ class LoadOrTrain:
 
     def retrain(self, **overrides) -> dict:
         """Train the same configuration from scratch here (``overrides`` shorten it, e.g.
-        ``iterations=…``, ``max_seconds=…``), then use the new model; returns its test result."""
+        ``iterations=…``, ``max_seconds=…``; in quick mode, 3 iterations), then use the new
+        model; returns its test result."""
         import dataclasses
 
+        from .. import quick_mode
+
+        if quick_mode() and not overrides:          # rehearsals and CI: a few iterations only
+            overrides = {"iterations": 3} | ({} if self.checkpoint["kind"] == "protonet"
+                                             else {"max_seconds": None, "val_every": 3})
         self.retrain_button.disabled = True
         self.status.value = f"training… ({retrain_estimate(self.name, self.device)})"
         start = time.perf_counter()

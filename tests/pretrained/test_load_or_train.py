@@ -49,3 +49,11 @@ def test_retrain_a_protonet(split):
     w.retrain(iterations=2, n_way=5, n_query=2)
     assert w.source.startswith("retrained") and not w.retrain_button.disabled
     assert any(not torch.equal(a, b.detach()) for a, b in zip(before, w.model.parameters()))
+
+
+def test_quick_mode_retrains_a_few_iterations_only(split, monkeypatch):
+    monkeypatch.setenv("METAGAN_LAB_QUICK", "1")
+    torch.set_num_threads(1)
+    w = LoadOrTrain("fomaml-5w1s", split, check_tasks=2)
+    w.retrain()                       # the shipped config says --max-seconds 600: not in quick mode
+    assert w.source.startswith("retrained") and "s)" in w.source
