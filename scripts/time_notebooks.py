@@ -3,7 +3,7 @@
 
     python scripts/time_notebooks.py                        # notebooks/0*.ipynb, one JSON object
     python scripts/time_notebooks.py notebooks/06_gan_lab.ipynb --timeout 600
-    python scripts/time_notebooks.py --exercises --quick    # + notebooks/exercises, quick mode
+    python scripts/time_notebooks.py --exercises --quick    # + exercises with solutions, quick
 
 Per notebook: wall seconds, and CPU seconds of everything the run started (nbconvert and its
 kernel: user + sys of the reaped child processes, ``resource.getrusage(RUSAGE_CHILDREN)`` deltas),
@@ -69,14 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("notebooks", nargs="*", type=Path,
                    help="notebooks to run (default: notebooks/0*.ipynb)")
     p.add_argument("--exercises", action="store_true",
-                   help="also run notebooks/exercises/*.ipynb (with METAGAN_LAB_SOLUTIONS=1)")
+                   help="also run the exercises with their reference solutions "
+                        "(course/source/*/*.ipynb, the nbgrader sources)")
     p.add_argument("--quick", action="store_true", help="quick mode (METAGAN_LAB_QUICK=1)")
     p.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
     a = p.parse_args(argv)
 
     paths = [x.resolve() for x in a.notebooks] or sorted((ROOT / "notebooks").glob("0*.ipynb"))
     if a.exercises:
-        paths += sorted((ROOT / "notebooks" / "exercises").glob("*.ipynb"))
+        paths += sorted((ROOT / "course" / "source").glob("*/*.ipynb"))
     missing = [str(x) for x in paths if not x.is_file()]
     if missing:
         p.error(f"no such notebook: {', '.join(missing)}")
@@ -84,8 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     env.pop("METAGAN_LAB_QUICK", None)
     if a.quick:
         env["METAGAN_LAB_QUICK"] = "1"
-    if a.exercises:
-        env["METAGAN_LAB_SOLUTIONS"] = "1"
 
     result = {"mode": "quick" if a.quick else "teaching", "timeout_s": a.timeout,
               "machine": machine(), "load_before": [round(x, 2) for x in os.getloadavg()],
