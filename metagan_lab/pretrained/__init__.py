@@ -206,7 +206,7 @@ def comparison_rows() -> list[dict[str, str]]:
         minutes = e["train_seconds"] / 60
         rows.append({"shipped model": name, "task": e["task"],
                      "accuracy": f"{100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f}",
-                     "budget": f"{e['iterations']} it., {minutes:.0f} min CPU",
+                     "budget": f"{e['iterations']} it., {minutes:.0f} min (CPU, 1 thread)",
                      "paper": paper.get(e["algorithm"], "—")})
     return rows
 
