@@ -55,8 +55,7 @@ class AdaptationLab:
             control.observe(self.update, names="value")
         self.model.observe(self._on_model, names="value")
         self.new_tasks.on_click(self._on_new_tasks)
-        self.reset_alpha.on_click(lambda _: setattr(self.alpha, "value",
-                                                     self._trained_alpha(self.learner)))
+        self.reset_alpha.on_click(self._on_reset_alpha)
         self.view = w.VBox([w.HBox([self.model, self.new_tasks, self.reset_alpha]),
                             w.HBox([self.alpha, self.steps, self.shots]), self.status,
                             self.image])
@@ -140,6 +139,14 @@ class AdaptationLab:
             self.alpha.value = trained              # its observer redraws
         else:
             self.update()
+
+    def _on_reset_alpha(self, _=None) -> None:
+        trained = self._trained_alpha(self.learner)
+        if self.alpha.value != trained:
+            self.alpha.value = trained              # its observer redraws
+        else:
+            self.status.value = (f"α is already the value <b>{self.model.value}</b> was trained "
+                                 f"with ({self.alpha_label()}); move the α slider to compare.")
 
     def _on_new_tasks(self, _=None) -> None:
         self.seed += 1

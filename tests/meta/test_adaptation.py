@@ -111,6 +111,11 @@ def test_lab_redraws_from_the_cache_and_extends_traces(lab):
     assert "α = 5" in lab.status.value
     lab.model.value = "metasgd"
     assert lab.alpha.value == 1.0 and "× learned α" in lab.status.value
+    lab._on_reset_alpha()                                     # already trained: says so
+    assert "already" in lab.status.value
+    lab.alpha.value = 3.0
+    lab._on_reset_alpha()
+    assert lab.alpha.value == 1.0 and "1 × learned α" in lab.status.value
     lab.shots.value = 2
     assert lab.episode().support_x.shape[1] == 6
     before = lab.episode()
