@@ -59,6 +59,7 @@ class LoadOrTrain:
         self.checkpoint = load_checkpoint(f"pretrained:{name}")
         self.model = model_from_checkpoint(self.checkpoint, self.device)
         self.source = "shipped"
+        self.checks = 0
         self.card = w.HTML(card_html(name))
         self.check_button = w.Button(description=f"check on {check_tasks} new tasks",
                                      icon="check")
@@ -82,10 +83,12 @@ class LoadOrTrain:
         from ..pretrained import evaluate
 
         protocol = entry(self.name)["eval"]
+        self.checks += 1                        # every check draws other tasks than the last
         start = time.perf_counter()
         result = evaluate(self.model, self.split.test, protocol, tasks or self.check_tasks,
-                          seed=protocol["seed"] + 1, device=self.device)
-        self.status.value = (f"{self.source} model, {result['tasks']} new test tasks: "
+                          seed=protocol["seed"] + self.checks, device=self.device)
+        self.status.value = (f"check {self.checks}: {self.source} model, {result['tasks']} new "
+                             f"test tasks: "
                              f"<b>{100 * result['accuracy']:.1f} ± {100 * result['ci95']:.1f} "
                              f"%</b> ({time.perf_counter() - start:.1f} s){self._domain_note()}")
         return result
