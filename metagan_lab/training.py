@@ -68,7 +68,11 @@ def run_loop(step: Callable[[int], StepResult], spec: LoopSpec) -> dict:
     past = lambda: spec.max_seconds is not None and time.perf_counter() - start >= spec.max_seconds  # noqa: E731
     bar = tqdm(range(1, spec.iterations + 1), desc=spec.desc, disable=not spec.progress)
     for it in bar:
-        result = step(it)
+        try:
+            result = step(it)
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(f"{spec.desc}, iteration {it}: {exc}; "
+                                   f"{_kept(last_good, spec.checkpoint)}") from None
         if result.loss is not None:
             finite_loss(f"{spec.desc}, iteration {it}", result.loss,
                         f"{_kept(last_good, spec.checkpoint)}. {spec.fix}", spec.loss_limit)

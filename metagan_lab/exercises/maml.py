@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..meta.functional import inner_loop
+from ..meta.functional import InnerLoop, inner_loop
 from ..meta.functional import inner_update as _inner_update
 from ..types import Params
 from .checking import Case, Exercise, Mistake, randint, randn, run_check, uniform
@@ -73,8 +73,8 @@ def _mse(pred: Tensor, y: Tensor) -> Tensor:
 
 def _reference_query_loss(w: Tensor, support_x: Tensor, support_y: Tensor, query_x: Tensor,
                           query_y: Tensor, inner_lr: float) -> Tensor:
-    adapted = inner_loop(lambda p: _mse(support_x @ p["w"], support_y), {"w": w}, inner_lr,
-                         inner_steps=1)
+    adapted = inner_loop(lambda p: _mse(support_x @ p["w"], support_y), {"w": w},
+                         InnerLoop(inner_lr, steps=1))
     return _mse(query_x @ adapted["w"], query_y)
 
 

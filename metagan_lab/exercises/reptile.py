@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..meta.functional import inner_loop
+from ..meta.functional import InnerLoop, inner_loop
 from ..meta.reptile import reptile_update as _reptile_update
 from ..types import Params
 from .checking import Case, Exercise, Mistake, randint, randn, run_check, uniform
@@ -64,7 +64,7 @@ def _quartic_loss(a: Params, b: Params):
 
 def _reference_sgd(loss_fn, params: Params, inner_lr: float, steps: int) -> Params:
     out = inner_loop(loss_fn, {n: p.detach().requires_grad_(True) for n, p in params.items()},
-                     inner_lr, steps, first_order=True)
+                     InnerLoop(inner_lr, steps, first_order=True))
     return {n: p.detach() for n, p in out.items()}
 
 

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..types import Episode, Params
-from .functional import inner_loop, task_loss
+from .functional import InnerLoop, inner_loop, task_loss
 
 
 @dataclass
@@ -68,13 +68,13 @@ def extend_trace(model: nn.Module, trace: AdaptationTrace, episode: Episode,
     """``more_steps`` further inner steps from each task's θ^(k): a trace k + more_steps long."""
     if more_steps < 0:
         raise ValueError(f"more_steps must be >= 0, got {more_steps}")
+    inner = InnerLoop(inner_lr, 1, first_order=True, adapted=adapted)
     rows, new_params = [], []
     for i, (x_s, y_s, x_q, y_q) in enumerate(zip(*episode)):
         theta = {n: p.detach().requires_grad_() for n, p in trace.params[i].items()}
         row = [_query_stats(model, theta, x_s, y_s, x_q, y_q)] if record_start else []
         for _ in range(more_steps):
-            theta = inner_loop(lambda p, x=x_s, y=y_s: task_loss(model, p, x, y), theta,
-                               inner_lr, 1, first_order=True, adapted=adapted)
+            theta = inner_loop(lambda p, x=x_s, y=y_s: task_loss(model, p, x, y), theta, inner)
             theta = {n: p.detach().requires_grad_() for n, p in theta.items()}
             row.append(_query_stats(model, theta, x_s, y_s, x_q, y_q))
         rows.append(row)

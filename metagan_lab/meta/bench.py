@@ -6,6 +6,7 @@ PyTorch; CPU: the process's peak resident set size, which includes everything lo
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import resource
 import sys
@@ -15,9 +16,11 @@ import torch
 
 from ..tasks.episodes import sample_episode
 from ..types import Episode
-from .maml import choose_path, meta_gradient
-from .reptile import reptile_step
-from .train import MetaConfig, MetaLearner, new_learner, outer_loss_and_accuracy
+from .config import MetaConfig
+from .engines import choose_path, get_engine
+from .maml import meta_gradient
+from .registry import ALGORITHMS
+from .train import MetaLearner, new_learner, query_loss_and_accuracy
 
 
 def _sync(device: torch.device) -> None:
@@ -32,29 +35,40 @@ def _peak_memory_mb(device: torch.device) -> float:
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-def meta_gradient_error(learner: MetaLearner, episode: Episode) -> float | None:
-    """‖∇_path − ∇_loop‖ / ‖∇_loop‖: the timed path's meta-gradient against the per-task loop on
-    the same episode (≈1e-6 in float32 when both compute the same maths). None for Reptile and
-    when the timed path is the loop itself."""
+def _flat_meta_gradient(learner: MetaLearner, episode: Episode, path: str) -> torch.Tensor:
+    engine = get_engine(path, learner.model, episode.support_x.device)
+    loss, _ = query_loss_and_accuracy(learner, episode, learner.inner(), engine)
+    grads = meta_gradient(loss, {**learner.params, **(learner.alphas or {})})
+    return torch.cat([g.reshape(-1) for g in grads.values()])
+
+
+def meta_gradient_errors(learner: MetaLearner, episode: Episode) -> dict[str, float] | None:
+    """‖∇ − ∇_ref‖ / ‖∇_ref‖ for the timed path and for the per-task loop, both in the learner's
+    dtype, against a float64 per-task loop reference on the same episode (float32 convolutions
+    round differently on every path, so only a float64 reference tells rounding from a wrong
+    gradient). None for Reptile, which has no meta-gradient."""
     cfg = learner.config
-    if cfg.algorithm == "reptile" or choose_path(learner.model, episode.support_x.device,
-                                                 cfg.path) == "loop":
+    if cfg.algorithm == "reptile":
         return None
-    trainable = {**learner.params, **(learner.alphas or {})}
-    flat = {}
-    for path in (cfg.path, "loop"):
-        view = dataclasses.replace(learner, config=dataclasses.replace(cfg, path=path))
-        loss, _ = outer_loss_and_accuracy(view, episode, cfg.inner_steps, cfg.algorithm == "fomaml")
-        flat[path] = torch.cat([g.reshape(-1) for g in meta_gradient(loss, trainable).values()])
-    return ((flat[cfg.path] - flat["loop"]).norm() / flat["loop"].norm()).item()
+    f64 = lambda d: {n: p.detach().double().requires_grad_() for n, p in d.items()}  # noqa: E731
+    ref_learner = dataclasses.replace(learner, model=copy.deepcopy(learner.model).double(),
+                                      params=f64(learner.params),
+                                      alphas=f64(learner.alphas) if learner.alphas else None,
+                                      config=dataclasses.replace(cfg, path="loop"))
+    ep64 = Episode(episode.support_x.double(), episode.support_y, episode.query_x.double(),
+                   episode.query_y)
+    ref = _flat_meta_gradient(ref_learner, ep64, "loop")
+    err = lambda g: ((g.double() - ref).norm() / ref.norm()).item()  # noqa: E731
+    return {"path": err(_flat_meta_gradient(learner, episode, cfg.path)),
+            "loop": err(_flat_meta_gradient(learner, episode, "loop"))}
 
 
 def bench_meta_iteration(cfg: MetaConfig, images: torch.Tensor, device: torch.device,
                          warmup: int = 2, repeat: int = 5, check: bool = True) -> dict:
     """Median seconds of one meta-iteration for ``cfg`` on a fixed episode batch.
 
-    With ``check``, the meta-gradient of the timed path is also compared with the per-task loop's
-    (``meta_gradient_error``), outside the timed region.
+    With ``check``, the meta-gradient of the timed path (and of the per-task loop) is compared
+    with a float64 per-task loop (``meta_gradient_errors``), outside the timed region.
     """
     if warmup < 0 or repeat < 1:
         raise ValueError(f"warmup must be >= 0 and repeat >= 1, got {warmup}, {repeat}")
@@ -62,16 +76,11 @@ def bench_meta_iteration(cfg: MetaConfig, images: torch.Tensor, device: torch.de
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     episode = sample_episode(images.to(device), cfg.n_way, cfg.shots_while_training,
                              cfg.n_query, cfg.meta_batch, gen)       # a meta-training episode
-    trainable = {**learner.params, **(learner.alphas or {})}
+    error = meta_gradient_errors(learner, episode) if check else None   # before any step
+    outer = ALGORITHMS[cfg.algorithm].outer_step(learner, learner.engine())
 
     def one_iteration() -> None:
-        if cfg.algorithm == "reptile":
-            reptile_step(learner.model, learner.params, episode, cfg.inner_lr, cfg.inner_steps,
-                         cfg.epsilon, path=cfg.path, inner_optimizer=cfg.inner_optimizer)
-        else:
-            loss, _ = outer_loss_and_accuracy(learner, episode, cfg.inner_steps,
-                                              cfg.algorithm == "fomaml")
-            meta_gradient(loss, trainable)
+        outer(episode, 2, 0.0)              # the training step itself (Reptile: not a logging one)
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -89,7 +98,6 @@ def bench_meta_iteration(cfg: MetaConfig, images: torch.Tensor, device: torch.de
         _sync(device)
         times.append(time.perf_counter() - start)
     seconds = sorted(times)[len(times) // 2]
-    error = meta_gradient_error(learner, episode) if check else None
     return {"algorithm": cfg.algorithm, "path": choose_path(learner.model, device, cfg.path),
             "n_way": cfg.n_way, "k_shot": cfg.shots_while_training, "n_query": cfg.n_query,
             "meta_batch": cfg.meta_batch, "inner_steps": cfg.inner_steps,
@@ -98,7 +106,8 @@ def bench_meta_iteration(cfg: MetaConfig, images: torch.Tensor, device: torch.de
             round(_peak_memory_mb(device), 1), "device": str(device),
             "threads": torch.get_num_threads(), "repeat": repeat,
             "warmup": warmup, "warmup_seconds": round(warmup_seconds, 3),
-            "meta_gradient_rel_err_vs_loop": error,
+            "meta_gradient_rel_err_vs_float64": error and error["path"],
+            "loop_meta_gradient_rel_err_vs_float64": error and error["loop"],
             "dtype": str(next(iter(learner.params.values())).dtype).removeprefix("torch.")}
 
 

@@ -2,14 +2,15 @@
 
 paper symbol               code name
 θ                          params
-α (scalar or per-param)    inner_lr
+α (scalar or per-param)    InnerLoop.lr
 ∇θ L_support(θ)            grads
-θ' = θ − α ⊙ ∇θ L          inner_update(params, grads, inner_lr)
-θ' = θ − α m̂ / (√v̂ + ε)    adam_update(params, grads, state, inner_lr) (Reptile's inner Adam)
-k inner steps              inner_steps
+θ' = θ − α ⊙ ∇θ L          inner_update(params, grads, lr)
+θ' = θ − α m̂ / (√v̂ + ε)    adam_update(params, grads, state, lr) (Reptile's inner Adam)
+k inner steps              InnerLoop.steps
 
-``inner_loop`` is the one copy of the k-step loop: ``adapt`` (one task, any model) and the batched
-path in ``meta/batched.py`` (all tasks of a meta-batch at once) both call it with their own loss.
+``InnerLoop`` holds every knob of the inner loop (α, k, first order, optimiser, which parameters
+adapt, the loss) and travels whole. ``inner_loop`` is the one copy of the k-step loop: ``adapt``
+(one task, any model) and the batched engine (all tasks of a meta-batch at once) both call it.
 
 Explained in ``notebooks/02_maml_from_the_equations.ipynb``.
 """
@@ -17,13 +18,15 @@ Explained in ``notebooks/02_maml_from_the_equations.ipynb``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from ..checks import same_shapes
 from ..types import Params
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -46,6 +49,7 @@ def check_inner_steps(inner_steps: int) -> None:
 
 def inner_update(params: Params, grads: Params, inner_lr: float | Params) -> Params:
     """θ' = θ − α ⊙ ∇θ L. A float α is MAML; a dict of tensors α (same shapes) is Meta-SGD."""
+    same_shapes("inner_update", params, grads)
     alpha = inner_lr if isinstance(inner_lr, dict) else dict.fromkeys(params, inner_lr)
     return {name: p - alpha[name] * grads[name] for name, p in params.items()}
 
@@ -78,61 +82,85 @@ def task_loss(model: nn.Module, params: Params, x: Tensor, y: Tensor,
     return loss_fn(functional_call(model, params, (x,)), y)
 
 
-def inner_loop(support_loss: Callable[[Params], Tensor], params: Params,
-               inner_lr: float | Params, inner_steps: int = 1, first_order: bool = False,
-               adapted: Collection[str] | None = None, traceable: bool = False,
-               inner_optimizer: str = "sgd") -> Params:
+def per_task_losses(predictions: Tensor, y: Tensor, loss_fn: LossFn = F.cross_entropy) -> Tensor:
+    """[T, B, …] predictions and [T, B, …] targets → [T]: each task's mean loss.
+
+    ``loss_fn`` must accept ``reduction='none'`` (F.cross_entropy, F.mse_loss do).
+    """
+    if predictions.shape[:2] != y.shape[:2]:
+        raise ValueError(f"per_task_losses: predictions {tuple(predictions.shape)} and targets "
+                         f"{tuple(y.shape)} differ in their first two sizes [tasks, items]")
+    per_item = loss_fn(predictions.flatten(0, 1), y.flatten(0, 1), reduction="none")
+    return per_item.reshape(predictions.shape[0], -1).mean(dim=1)
+
+
+@dataclass(frozen=True)
+class InnerLoop:
+    """Every knob of θ' = θ − α ∇θ L_support(θ), repeated k times, in one value.
+
+    lr           α: a float (MAML), or a dict of tensors shaped like θ (Meta-SGD's learned α)
+    steps        k
+    first_order  True: the inner gradients are constants (first-order MAML, Reptile)
+    optimizer    "sgd", or "adam" (β1 = 0, as in Reptile's experiments; first order only)
+    adapted      names of the parameters that take inner steps (None: all; ANIL: the head)
+    loss         loss_fn(predictions, targets), accepting ``reduction='none'``
+    """
+
+    lr: float | Params = 0.4
+    steps: int = 1
+    first_order: bool = False
+    optimizer: str = "sgd"
+    adapted: tuple[str, ...] | None = None
+    loss: LossFn = F.cross_entropy
+
+    def __post_init__(self) -> None:
+        check_inner_lr(self.lr)
+        check_inner_steps(self.steps)
+        if self.optimizer not in INNER_OPTIMIZERS:
+            raise ValueError(f"inner optimizer={self.optimizer!r}; choose from {INNER_OPTIMIZERS}")
+        if self.optimizer == "adam" and not self.first_order:
+            raise ValueError("inner optimizer 'adam' needs first_order=True (first-order MAML, "
+                             "Reptile): Adam's √v has no derivative where a gradient is 0, as it "
+                             "is for conv biases before batch norm, so second-order MAML through "
+                             "it gives NaN")
+        if self.adapted is not None and not isinstance(self.adapted, tuple):
+            object.__setattr__(self, "adapted", tuple(self.adapted))
+
+
+def autograd_grads(support_loss: Callable[[Params], Tensor], params: Params, names: list[str],
+                   first_order: bool) -> Params:
+    """∇θ L_support(θ) for the parameters ``names``, by ``torch.autograd.grad``; the graph is kept
+    (create_graph) unless first order, so a loss on θ' differentiates back through the step."""
+    grads = torch.autograd.grad(support_loss(params), [params[n] for n in names],
+                                create_graph=not first_order)
+    return dict(zip(names, grads))
+
+
+GradsFn = Callable[[Callable[[Params], Tensor], Params, list[str], bool], Params]
+
+
+def inner_loop(support_loss: Callable[[Params], Tensor], params: Params, inner: InnerLoop,
+               grads_fn: GradsFn = autograd_grads) -> Params:
     """k steps of θ ← θ − α ∇θ L_support(θ) for any differentiable L_support(θ).
 
-    ``adapted`` names the parameters that take inner steps (all by default; ANIL adapts only the
-    head); the others pass through unchanged. With ``first_order=False`` each step keeps its graph
-    (create_graph) so a loss on θ' differentiates back to θ through the steps (second-order MAML);
-    with ``first_order=True`` the inner gradients are constants (first-order MAML).
-
-    ``traceable=True`` takes ∇θ L_support with ``torch.func.grad`` instead of
-    ``torch.autograd.grad``: the same numbers, but written as ordinary forward operations that
-    ``torch.compile`` can capture (it cannot capture ``autograd.grad(create_graph=True)``).
-    ``inner_optimizer="adam"`` takes Adam steps (``adam_update``) instead of plain SGD steps.
+    Only ``inner.adapted`` parameters take steps (all by default; ANIL adapts only the head); the
+    others pass through unchanged. With ``first_order=False`` a loss on θ' differentiates back to θ
+    through the steps (second-order MAML). ``grads_fn`` takes the gradient (an engine may pass
+    another way of taking it, as the compiled engine does).
     """
-    check_inner_lr(inner_lr)
-    check_inner_steps(inner_steps)
-    if inner_optimizer not in INNER_OPTIMIZERS:
-        raise ValueError(f"inner_optimizer={inner_optimizer!r}; choose from {INNER_OPTIMIZERS}")
-    if inner_optimizer == "adam" and not first_order:
-        raise ValueError("inner_optimizer='adam' needs first_order=True (first-order MAML, "
-                         "Reptile): Adam's √v has no derivative where a gradient is 0, as it is "
-                         "for conv biases before batch norm, so second-order MAML through it "
-                         "gives NaN")
-    names = list(params) if adapted is None else [n for n in params if n in adapted]
+    names = list(params) if inner.adapted is None else [n for n in params if n in inner.adapted]
     state: dict = {}
-    for _ in range(inner_steps):
+    for _ in range(inner.steps):
+        grads = grads_fn(support_loss, params, names, inner.first_order)
         theta = {n: params[n] for n in names}
-        grads = (_func_grads(support_loss, params, theta, first_order) if traceable else
-                 dict(zip(names, torch.autograd.grad(support_loss(params), list(theta.values()),
-                                                     create_graph=not first_order))))
-        if inner_optimizer == "adam":
-            new, state = adam_update(theta, grads, state, inner_lr)
+        if inner.optimizer == "adam":
+            new, state = adam_update(theta, grads, state, inner.lr)
         else:
-            new = inner_update(theta, grads, inner_lr)
+            new = inner_update(theta, grads, inner.lr)
         params = {**params, **new}
     return params
 
 
-def _func_grads(support_loss: Callable[[Params], Tensor], params: Params, theta: Params,
-                first_order: bool) -> Params:
-    """∇θ L_support(θ) by ``torch.func.grad``; detached for first-order MAML."""
-    grads = torch.func.grad(lambda t: support_loss({**params, **t}))(theta)
-    return {n: g.detach() for n, g in grads.items()} if first_order else grads
-
-
-def adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor, inner_lr: float | Params,
-          inner_steps: int = 1, first_order: bool = False,
-          loss_fn: LossFn = F.cross_entropy, inner_optimizer: str = "sgd") -> Params:
-    """Run k steps of θ ← θ − α ∇θ L_support(θ) on one task; returns θ' (θ is not mutated).
-
-    With ``first_order=False`` the graph of each step is kept (create_graph) so that a loss on
-    θ' can be differentiated back to θ (second-order MAML); with ``first_order=True`` the
-    gradients are detached (first-order MAML).
-    """
-    return inner_loop(lambda p: task_loss(model, p, x, y, loss_fn), params, inner_lr,
-                      inner_steps, first_order, inner_optimizer=inner_optimizer)
+def adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor, inner: InnerLoop) -> Params:
+    """θ' after k steps of θ ← θ − α ∇θ L(f_θ(x), y) on one task (θ is not mutated)."""
+    return inner_loop(lambda p: task_loss(model, p, x, y, inner.loss), params, inner)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..types import Params
-from .functional import inner_loop
+from .functional import InnerLoop, inner_loop
 from .reptile import reptile_update
 
 
@@ -26,8 +26,8 @@ def quadratic_loss(params: Params, optimum: torch.Tensor) -> torch.Tensor:
 def _adapted(theta: torch.Tensor, optimum: torch.Tensor, inner_lr: float, inner_steps: int,
              first_order: bool) -> Params:
     start = {"theta": theta}
-    return inner_loop(lambda p: quadratic_loss(p, optimum), start, inner_lr, inner_steps,
-                      first_order)
+    return inner_loop(lambda p: quadratic_loss(p, optimum), start,
+                      InnerLoop(inner_lr, inner_steps, first_order))
 
 
 def _path(theta0, task_optima, steps: int, meta_step) -> np.ndarray:

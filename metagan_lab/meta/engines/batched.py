@@ -18,15 +18,13 @@ sum of the task losses.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..models import MLP, Conv4
-from ..types import Params
-from .functional import LossFn, inner_loop
+from ...models import MLP, Conv4
+from ...types import Episode, Params
+from ..functional import GradsFn, InnerLoop, autograd_grads, inner_loop, per_task_losses
 
 
 def stack_params(params: Params, n_tasks: int) -> Params:
@@ -90,26 +88,39 @@ def batched_forward(model: nn.Module, params_t: Params, x: Tensor) -> Tensor:
     return _conv4_batched(model, params_t, x)
 
 
-def per_task_losses(predictions: Tensor, y: Tensor, loss_fn: LossFn) -> Tensor:
-    """[T, B, …] predictions and [T, B, …] targets → [T]: each task's mean loss.
-
-    ``loss_fn`` must accept ``reduction='none'`` (F.cross_entropy, F.mse_loss do).
-    """
-    per_item = loss_fn(predictions.flatten(0, 1), y.flatten(0, 1), reduction="none")
-    return per_item.reshape(predictions.shape[0], -1).mean(dim=1)
-
-
-def batched_adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor,
-                  inner_lr: float | Params, inner_steps: int = 1, first_order: bool = False,
-                  loss_fn: LossFn = F.cross_entropy,
-                  adapted: Collection[str] | None = None, traceable: bool = False,
-                  inner_optimizer: str = "sgd") -> Params:
+def batched_adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor, inner: InnerLoop,
+                  grads_fn: GradsFn = autograd_grads) -> Params:
     """θ'_t for every task t at once: x [T, B, …], y [T, B, …] → θ'_T (tensors [T, *shape]).
 
-    ``traceable=True``: inner gradients by ``torch.func.grad`` (for ``torch.compile``). Adam's
-    update is elementwise, so ``inner_optimizer="adam"`` on θ_T is Adam per task.
+    Adam's update is elementwise, so ``inner.optimizer="adam"`` on θ_T is Adam per task.
     """
     params_t = stack_params(params, x.shape[0])
-    return inner_loop(lambda p: per_task_losses(batched_forward(model, p, x), y, loss_fn).sum(),
-                      params_t, inner_lr, inner_steps, first_order, adapted, traceable,
-                      inner_optimizer)
+    return inner_loop(
+        lambda p: per_task_losses(batched_forward(model, p, x), y, inner.loss).sum(),
+        params_t, inner, grads_fn)
+
+
+class BatchedEngine:
+    name = "batched"
+
+    def predictions(self, model: nn.Module, params: Params, episode: Episode,
+                    inner: InnerLoop) -> Tensor:
+        params_t = batched_adapt(model, params, episode.support_x, episode.support_y, inner)
+        return batched_forward(model, params_t, episode.query_x)           # [T, N*Q, out]
+
+    def adapt(self, model: nn.Module, params: Params, support_x: Tensor, support_y: Tensor,
+              inner: InnerLoop) -> list[Params]:
+        return unstack_params(batched_adapt(model, params, support_x, support_y, inner))
+
+    def outer_backward(self, model: nn.Module, params: Params, episode: Episode,
+                       inner: InnerLoop, scale: float) -> tuple[Tensor, Tensor]:
+        return backward_of_predictions(self.predictions(model, params, episode, inner),
+                                       episode, inner, scale)
+
+
+def backward_of_predictions(predictions: Tensor, episode: Episode, inner: InnerLoop,
+                            scale: float) -> tuple[Tensor, Tensor]:
+    """Back-propagate scale · Σ_i L_query_i from [T, N*Q, out] predictions; (loss, accuracies)."""
+    loss = scale * per_task_losses(predictions, episode.query_y, inner.loss).sum()
+    loss.backward()
+    return loss.detach(), (predictions.argmax(-1) == episode.query_y).float().mean(-1).detach()

@@ -1,0 +1,75 @@
+"""Engines: how the per-task computations of a meta-batch are run. Same numbers, other speed.
+
+An engine answers three questions for a meta-batch (an ``Episode`` of T tasks) and an
+``InnerLoop``; the algorithms (``maml.py``, ``reptile.py``, ``meta_sgd.py``) take one as an
+argument and never import one:
+
+* ``predictions(model, θ, episode, inner)``: f_{θ'_i}(query_i) for every task, [T, N*Q, out],
+  differentiable back to θ (and a Meta-SGD α) through the inner steps;
+* ``adapt(model, θ, support_x, support_y, inner)``: the adapted θ'_i of every task (Reptile);
+* ``outer_backward(model, θ, episode, inner, scale)``: accumulate ∇ of scale · Σ_i L_query_i(θ'_i)
+  into ``.grad`` and return the (detached) loss and per-task query accuracies.
+
+``loop``      one task at a time, any model; back-propagates each task's share at once, so only
+              one task's graph is alive (``loop.py``)
+``batched``   all tasks in one pass: grouped convolutions, per-task batch norm (``batched.py``)
+``compiled``  the batched pass under ``torch.compile`` (``compiled.py``)
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+from ...types import Episode, Params
+from ..functional import InnerLoop
+
+PATHS = ("auto", "batched", "compiled", "loop")
+
+
+class Engine(Protocol):
+    name: str
+
+    def predictions(self, model: nn.Module, params: Params, episode: Episode,
+                    inner: InnerLoop) -> Tensor: ...
+
+    def adapt(self, model: nn.Module, params: Params, support_x: Tensor, support_y: Tensor,
+              inner: InnerLoop) -> list[Params]: ...
+
+    def outer_backward(self, model: nn.Module, params: Params, episode: Episode,
+                       inner: InnerLoop, scale: float) -> tuple[Tensor, Tensor]: ...
+
+
+def choose_path(model: nn.Module, device: torch.device | str, path: str = "auto") -> str:
+    """'batched', 'compiled' or 'loop'. 'auto': batched on GPUs when the model supports it, else
+    loop ('compiled' is opted into: its first call spends time compiling).
+
+    On a 2-core CPU (Conv-4, 5-way 1-shot, meta-batch 32) the per-task loop measured faster than
+    the grouped-convolution path; on GPUs one batched launch replaces T small ones.
+    """
+    from .batched import supports_batched
+
+    if path not in PATHS:
+        raise ValueError(f"path={path!r}; choose from {PATHS}")
+    if path in ("batched", "compiled") and not supports_batched(model):
+        raise ValueError(f"path={path!r} does not support {type(model).__name__} "
+                         "(Conv4 needs track_running_stats=False); use path='loop'")
+    if path != "auto":
+        return path
+    on_gpu = torch.device(device).type == "cuda"
+    return "batched" if on_gpu and supports_batched(model) else "loop"
+
+
+def get_engine(path: str, model: nn.Module, device: torch.device | str) -> Engine:
+    """The engine for ``path`` ('auto' resolved by ``choose_path``)."""
+    from .batched import BatchedEngine
+    from .compiled import CompiledEngine
+    from .loop import LoopEngine
+
+    name = choose_path(model, device, path)
+    return {"loop": LoopEngine, "batched": BatchedEngine, "compiled": CompiledEngine}[name]()
+
+
+__all__ = ["PATHS", "Engine", "choose_path", "get_engine"]
