@@ -1,4 +1,8 @@
-"""`metagan-lab train maml|fomaml|metasgd|anil|reptile` and `metagan-lab bench maml`."""
+"""`metagan-lab train <algorithm>` for every algorithm of ``meta.registry``, and `bench maml`.
+
+The sub-commands, their help and their defaults (each algorithm's paper setting) are generated
+from the registry; this module only parses arguments.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +15,19 @@ import torch
 from ..device import resolve_device
 from ..io import atomic_save, atomic_write_json
 from ..meta.bench import bench_meta_iteration
+from ..meta.config import MetaConfig
+from ..meta.engines import PATHS
 from ..meta.functional import INNER_OPTIMIZERS
-from ..meta.maml import PATHS
-from ..meta.train import ALGORITHMS, MetaConfig, learner_from_checkpoint, meta_test, run_meta
+from ..meta.registry import ALGORITHMS, config_for
+from ..meta.train import learner_from_checkpoint, meta_test, run_meta
 from .common import add_common, add_data, emit, positive_float, positive_int
 from .protonet import load_split
-
-HELP = {
-    "maml": "MAML, second order (Finn et al. 2017)",
-    "fomaml": "first-order MAML",
-    "metasgd": "Meta-SGD: learned per-parameter inner learning rates (Li et al. 2017)",
-    "anil": "ANIL: adapt the head only (Raghu et al. 2020)",
-    "reptile": "Reptile (Nichol et al. 2018)",
-}
-# Defaults that differ from MetaConfig's (the MAML Omniglot 5-way settings).
-OVERRIDES = {"reptile": {"inner_lr": 0.1, "inner_steps": 5, "eval_inner_steps": 10,
-                         "meta_batch": 5}}
 
 
 def config_from_args(args: argparse.Namespace, algorithm: str) -> MetaConfig:
     fields = {f.name for f in dataclasses.fields(MetaConfig)} - {"algorithm"}
     values = {name: getattr(args, name) for name in fields if hasattr(args, name)}
-    return MetaConfig(algorithm=algorithm, **values)
+    return config_for(algorithm, **values)
 
 
 def _set_threads(args: argparse.Namespace) -> None:
@@ -128,9 +123,9 @@ def _meta_options(p: argparse.ArgumentParser, defaults: MetaConfig) -> None:
 
 
 def register(groups: dict) -> None:
-    for algorithm in ALGORITHMS:
-        defaults = MetaConfig(algorithm=algorithm, **OVERRIDES.get(algorithm, {}))
-        p = groups["train"].add_parser(algorithm, help=HELP[algorithm],
+    for algorithm, entry in ALGORITHMS.items():
+        defaults = entry.config()
+        p = groups["train"].add_parser(algorithm, help=f"{entry.help} ({entry.paper})",
                                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         add_common(p)
         add_data(p)
@@ -161,7 +156,7 @@ def register(groups: dict) -> None:
     add_common(b, out=None)
     add_data(b)
     _meta_options(b, MetaConfig())
-    b.add_argument("--algorithm", default="maml", choices=ALGORITHMS)
+    b.add_argument("--algorithm", default="maml", choices=tuple(ALGORITHMS))
     b.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     b.add_argument("--repeat", type=positive_int, default=5, help="timed iterations (median)")
     b.add_argument("--no-check", action="store_true",

@@ -211,6 +211,20 @@ def init_from(learner: MetaLearner, state: dict) -> MetaLearner:
     return learner
 
 
+def check_splits(cfg: MetaConfig, train: ClassImages, val: ClassImages | None,
+                 test: ClassImages | None) -> None:
+    """Refuse, before any training, a config whose episodes a split cannot supply."""
+    for name, data, shots, queries in (("train", train, cfg.shots_while_training, cfg.n_query),
+                                       ("validation", val, cfg.k_shot, 1),
+                                       ("test", test, cfg.k_shot, 1)):
+        if data is None:
+            continue
+        try:
+            check_episode_shape(cfg.n_way, shots, queries, data.n_classes, data.n_samples)
+        except ValueError as exc:
+            raise ValueError(f"the {name} split cannot supply these episodes: {exc}") from None
+
+
 def run_meta(cfg: MetaConfig, train: ClassImages, val: ClassImages | None, test: ClassImages,
              device: str | torch.device = "cpu", out: str | Path | None = None,
              progress: bool = True, start_from: dict | None = None,
@@ -219,6 +233,7 @@ def run_meta(cfg: MetaConfig, train: ClassImages, val: ClassImages | None, test:
 
     ``start_from``: a checkpoint dict whose θ (and α) the training continues from.
     """
+    check_splits(cfg, train, val, test)
     learner = new_learner(cfg, device)
     if start_from is not None:
         init_from(learner, start_from)

@@ -12,6 +12,8 @@ import dataclasses
 import torch
 
 from ..data.images import ClassImages
+from ..meta.config import MetaConfig
+from ..meta.registry import ALGORITHMS, config_for
 from ..meta.sinusoid import (
     SinusoidConfig,
     adapted_curves,
@@ -19,7 +21,7 @@ from ..meta.sinusoid import (
     train_sinusoid_pretrained,
 )
 from ..meta.toy2d import maml_path_2d, reptile_path_2d
-from ..meta.train import MetaConfig, meta_test, meta_train, new_learner
+from ..meta.train import meta_test, meta_train, new_learner
 from ..tasks.sinusoid import X_RANGE, sample_sinusoid_tasks
 from .fewshot import _show
 
@@ -123,23 +125,49 @@ def meta_paths_widget(theta0=(3.0, -2.5), optima=((1.0, 1.0), (-1.5, 0.5), (0.0,
 class MetaTrainer:
     """A "train N iterations" button for one algorithm on image tasks, with a live loss plot
     and the test accuracy ± 95% CI after each chunk. Each click continues from the current θ
-    (Adam's state and Reptile's ε schedule restart with every chunk)."""
+    (Adam's state and Reptile's ε schedule restart with every chunk).
+
+    ``MetaTrainer.menu(train, test, **changes)`` adds a menu of every algorithm in
+    ``meta.registry``; choosing one starts a fresh learner with that algorithm's paper setting
+    (plus ``changes``)."""
 
     def __init__(self, cfg: MetaConfig, train: ClassImages, test: ClassImages,
-                 device: str = "cpu", eval_tasks: int = 100, plot_every: int = 10):
+                 device: str = "cpu", eval_tasks: int = 100, plot_every: int = 10,
+                 changes: dict | None = None):
         import ipywidgets as w
 
-        self.cfg, self.train_data, self.test_data = cfg, train, test
+        self.train_data, self.test_data, self.changes = train, test, changes
         self.device, self.eval_tasks, self.plot_every = device, eval_tasks, plot_every
-        self.learner = new_learner(cfg, device)
-        self.history: dict[str, list[float]] = {"loss": [], "accuracy": []}
         self.result: dict | None = None
         self.iterations = w.IntText(cfg.iterations, description="iterations")
-        self.button = w.Button(description=f"train {cfg.algorithm}", button_style="primary")
-        self.status = w.Label("untrained")
+        self.button = w.Button(button_style="primary")
+        self.status = w.Label()
         self.out = w.Output()
         self.button.on_click(self.on_train)
-        self.view = w.VBox([w.HBox([self.iterations, self.button, self.status]), self.out])
+        row = [self.iterations, self.button, self.status]
+        if changes is not None:
+            self.algorithm = w.Dropdown(options=[(f"{a.name}: {a.help}", a.name)
+                                                 for a in ALGORITHMS.values()],
+                                        value=cfg.algorithm, description="algorithm")
+            self.algorithm.observe(lambda ch: self.reset(config_for(ch["new"], **self.changes)),
+                                   names="value")
+            row.insert(0, self.algorithm)
+        self.view = w.VBox([w.HBox(row), self.out])
+        self.reset(cfg)
+
+    @classmethod
+    def menu(cls, train: ClassImages, test: ClassImages, algorithm: str = "maml",
+             device: str = "cpu", **changes) -> MetaTrainer:
+        """A trainer with an algorithm menu generated from the registry."""
+        return cls(config_for(algorithm, **changes), train, test, device, changes=changes)
+
+    def reset(self, cfg: MetaConfig) -> None:
+        """A fresh learner for ``cfg`` (history and results cleared)."""
+        self.cfg, self.learner = cfg, new_learner(cfg, self.device)
+        self.history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+        self.done, self.result = 0, None
+        self.button.description = f"train {cfg.algorithm}"
+        self.status.value = "untrained"
 
     def _live(self, it: int, loss: float, acc: float) -> None:
         self.history["loss"].append(loss)
@@ -156,13 +184,13 @@ class MetaTrainer:
         self.button.disabled = True
         self.status.value = "training…"
         try:
-            done = len(self.history["loss"])
             self.learner.config = dataclasses.replace(
-                self.cfg, iterations=int(self.iterations.value), seed=self.cfg.seed + done)
-            meta_train(self.learner, self.train_data, None, self.device, progress=False,
-                       callback=self._live)
+                self.cfg, iterations=int(self.iterations.value), seed=self.cfg.seed + self.done)
+            history = meta_train(self.learner, self.train_data, None, self.device,
+                                 progress=False, callback=self._live)
+            self.done += history["iterations"]
             self.result = meta_test(self.learner, self.test_data, self.eval_tasks)
-            self.status.value = (f"{len(self.history['loss'])} iterations · test "
+            self.status.value = (f"{self.done} iterations · test "
                                  f"{self.cfg.n_way}-way {self.cfg.k_shot}-shot "
                                  f"{100 * self.result['accuracy']:.1f} ± "
                                  f"{100 * self.result['ci95']:.1f} % "

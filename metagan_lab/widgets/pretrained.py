@@ -115,9 +115,10 @@ class LoadOrTrain:
                 pcfg = dataclasses.replace(ProtoNetConfig(**cfg), **overrides)
                 self.model, _ = train_protonet(pcfg, self.split.train, self.device)
             else:
-                from ..meta.train import MetaConfig, meta_train, new_learner
+                from ..meta.registry import config_for
+                from ..meta.train import meta_train, new_learner
 
-                mcfg = dataclasses.replace(MetaConfig(**cfg), **overrides)
+                mcfg = dataclasses.replace(config_for(**cfg), **overrides)
                 self.model = new_learner(mcfg, self.device)
                 meta_train(self.model, self.split.train, self.split.val, self.device)
             self.source = f"retrained ({_minutes(time.perf_counter() - start)})"
