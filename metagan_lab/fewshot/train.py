@@ -1,17 +1,22 @@
-"""Training and evaluating Prototypical Networks on episodes (Adam, tqdm, accuracy ± 95% CI)."""
+"""Training and evaluating Prototypical Networks on episodes (Adam, accuracy ± 95% CI).
+
+Training runs on the library's one loop (``training.run_loop``); a loss that becomes NaN or
+infinite raises ``checks.TrainingDiverged`` before the step is applied.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..checks import finite_loss, positive_int, positive_number
 from ..data.images import ClassImages
 from ..models.conv4 import Conv4, seeded
 from ..stats import mean_ci95
 from ..tasks.episodes import check_episode_shape, sample_episode
+from ..training import LoopSpec, StepResult, run_loop
 from .protonet import accuracy, protonet_episode_logits, protonet_loss
 
 
@@ -29,11 +34,8 @@ class ProtoNetConfig:
 
     def __post_init__(self) -> None:
         for name in ("n_way", "k_shot", "n_query", "iterations", "lr_halve_every", "hidden"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+            positive_int(name, getattr(self, name))
+        positive_number("lr", self.lr, "try 1e-3 (Adam, Snell et al.)")
 
 
 def protonet_step(encoder: nn.Module, optimizer: torch.optim.Optimizer, episode,
@@ -42,8 +44,8 @@ def protonet_step(encoder: nn.Module, optimizer: torch.optim.Optimizer, episode,
     logits = protonet_episode_logits(encoder, episode.support_x, episode.support_y,
                                      episode.query_x, n_way, distance)
     loss = protonet_loss(logits, episode.query_y)
-    if not torch.isfinite(loss):
-        raise RuntimeError(f"the ProtoNet loss became {loss.item()}; lower the learning rate")
+    finite_loss("the ProtoNet loss", loss.item(),
+                f"lower the learning rate (now {optimizer.param_groups[0]['lr']:g})")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -55,11 +57,9 @@ def train_protonet(cfg: ProtoNetConfig, train: ClassImages, device: str | torch.
                    ) -> tuple[nn.Module, dict[str, list[float]]]:
     """Train a Conv-4 encoder with the ProtoNet loss. Returns (encoder, history).
 
-    ``callback(step, loss, acc)`` is called after every step (the notebooks' live plot);
-    pass ``encoder`` to continue training one.
+    ``callback(step, loss, acc)`` (steps from 0) is called after every step (the notebooks' live
+    plot); pass ``encoder`` to continue training one. Runs on ``training.run_loop``.
     """
-    from tqdm.auto import tqdm
-
     check_episode_shape(cfg.n_way, cfg.k_shot, cfg.n_query, train.n_classes, train.n_samples)
     device = torch.device(device)
     if encoder is None:
@@ -69,19 +69,20 @@ def train_protonet(cfg: ProtoNetConfig, train: ClassImages, device: str | torch.
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_halve_every, gamma=0.5)
     images = train.images.to(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-    bar = tqdm(range(cfg.iterations), desc="ProtoNet", disable=not progress)
-    for step in bar:
+
+    def step(it: int) -> StepResult:
         episode = sample_episode(images, cfg.n_way, cfg.k_shot, cfg.n_query, 1, gen)
         loss, acc = protonet_step(encoder, optimizer, episode, cfg.n_way, cfg.distance)
         schedule.step()
-        history["loss"].append(loss)
-        history["accuracy"].append(acc)
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}")
         if callback is not None:
-            callback(step, loss, acc)
-    return encoder, history
+            callback(it - 1, loss, acc)
+        return StepResult(loss, {"accuracy": acc})
+
+    spec = LoopSpec(iterations=cfg.iterations, params=lambda: dict(encoder.named_parameters()),
+                    desc="ProtoNet", fix=f"lower the learning rate (now {cfg.lr:g})",
+                    progress=progress)
+    history = run_loop(step, spec)
+    return encoder, {"loss": history["loss"], "accuracy": history.get("accuracy", [])}
 
 
 @torch.no_grad()

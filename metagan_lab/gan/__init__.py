@@ -5,24 +5,27 @@ models.py    DCGAN-style G/D for 28×28 (optionally class-conditional); MLP G/D 
 toy2d.py     2-D targets (ring, grid, line, two moons) and 1-D Gaussians for the D* check
 hypergrad.py hypergradient descent: online-learned learning rates of G and D
 train.py     GANConfig, train_steps(state, n), non-finite and mode-collapse checks
-fewshot.py   Reptile-trained GAN (FIGR-like), adaptation from K shots, baselines, evaluation
+fewshot.py   Reptile-trained GAN (FIGR-like): a class as a two-player task, adaptation from K
+             shots, baselines, evaluation
+
+A run that diverges raises ``checks.TrainingDiverged`` (re-exported here), as everywhere.
 metrics.py   Fréchet distance on in-domain features (torchmetrics), sample grids
 cyclegan.py  a small CycleGAN between thin- and thick-stroke characters
 vae.py       VAE with ELBO = −(reconstruction + KL)
 """
 
+from ..checks import TrainingDiverged
 from .losses import LOSSES, get_losses, gradient_penalty, optimal_discriminator, r1_penalty
 from .models import DCDiscriminator, DCGenerator, ToyDiscriminator, ToyGenerator
 from .train import (
     GANConfig,
     GANState,
     ModeCollapseError,
-    NonFiniteLossError,
     make_gan_state,
     train_steps,
 )
 
 __all__ = ["LOSSES", "DCDiscriminator", "DCGenerator", "GANConfig", "GANState",
-           "ModeCollapseError", "NonFiniteLossError", "ToyDiscriminator", "ToyGenerator",
+           "ModeCollapseError", "ToyDiscriminator", "ToyGenerator", "TrainingDiverged",
            "get_losses", "gradient_penalty", "make_gan_state", "optimal_discriminator",
            "r1_penalty", "train_steps"]

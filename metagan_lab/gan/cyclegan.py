@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import finite_loss, positive_int
+from ..training import LoopSpec, StepResult, run_loop
 from .hypergrad import check_lr
 from .losses import (
     check_weight,
@@ -27,7 +29,6 @@ from .losses import (
     generator_loss_least_squares,
 )
 from .models import DCDiscriminator
-from .train import NonFiniteLossError
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,9 @@ def cyclegan_step(state: CycleGANState, x: Tensor, y: Tensor) -> dict[str, float
         fake_b, fake_a = m.g_ab(x), m.f_ba(y)
     d_loss = (discriminator_loss_least_squares(m.d_b(y), m.d_b(fake_b))
               + discriminator_loss_least_squares(m.d_a(x), m.d_a(fake_a)))
-    for name, loss in (("generator", g_loss), ("discriminator", d_loss)):
-        if not torch.isfinite(loss).item():
-            raise NonFiniteLossError(f"step {state.step}: the CycleGAN {name} loss became "
-                                     f"{loss.item()}; lower lr (now {state.cfg.lr:g})")
+    for name, loss in (("generator", g_loss), ("discriminator", d_loss)):   # before any update
+        finite_loss(f"the CycleGAN {name} (step {state.step})", loss.item(),
+                    f"lower lr (now {state.cfg.lr:g})")
     state.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     state.opt_g.step()
@@ -154,19 +154,23 @@ def stroke_domains(images: Tensor, radius: int = 1) -> tuple[Tensor, Tensor]:
 
 def train_cyclegan(state: CycleGANState, domain_a: Tensor, domain_b: Tensor, steps: int,
                    progress: bool = False) -> list[dict[str, float]]:
-    """``steps`` CycleGAN steps on random unpaired batches of the two domains."""
+    """``steps`` CycleGAN steps on random unpaired batches of the two domains (on the library's
+    one loop, ``training.run_loop``); returns each step's losses."""
+    positive_int("steps", steps, minimum=0)
     device = next(state.model.parameters()).device
     rng = torch.Generator().manual_seed(state.cfg.seed + state.step)
-    it = range(steps)
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, desc="CycleGAN", leave=False)
-    history = []
+    history: list[dict[str, float]] = []
     b = state.cfg.batch_size
-    for _ in it:
+
+    def step(it: int) -> StepResult:
         x = domain_a[torch.randint(0, len(domain_a), (b,), generator=rng)].to(device)
         y = domain_b[torch.randint(0, len(domain_b), (b,), generator=rng)].to(device)
         history.append(cyclegan_step(state, x, y))
+        return StepResult(history[-1]["generator"], {"discriminator": history[-1]["discriminator"]})
+
+    run_loop(step, LoopSpec(iterations=steps, params=lambda: dict(state.model.named_parameters()),
+                            desc="CycleGAN", fix=f"lower lr (now {state.cfg.lr:g})",
+                            progress=progress))
     return history
 
 

@@ -14,11 +14,11 @@ Explained in ``notebooks/06_gan_lab.ipynb``.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 from torch import Tensor
 
+from ..checks import positive_number
 from ..meta.functional import inner_update
 from ..types import Params
 
@@ -29,10 +29,8 @@ class HypergradState(NamedTuple):
 
 
 def check_lr(name: str, value: float) -> float:
-    """Raise ValueError unless a learning rate is finite and > 0."""
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    """Raise ValueError unless a learning rate is finite and > 0 (``checks.positive_number``)."""
+    return positive_number(name, value, "GANs train with 1e-4 to 1e-3 (Adam), 1e-2 to 0.1 (SGD)")
 
 
 def hypergradient(grads: Params, prev_grads: Params) -> Tensor:

@@ -12,22 +12,20 @@ generator minimises V (saturating) or −E log D(G(z)) (non-saturating). Explain
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..checks import non_negative_number
+
 CriticFn = Callable[[Tensor], Tensor]
 
 
 def check_weight(name: str, value: float) -> float:
     """Raise ValueError unless a penalty weight (λ, γ, λ_cyc) is finite and ≥ 0."""
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}; "
-                         f"use 0 to switch the term off")
-    return float(value)
+    return non_negative_number(name, value, "use 0 to switch the term off")
 
 
 def minimax_value(real_logits: Tensor, fake_logits: Tensor) -> Tensor:

@@ -12,8 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import finite_loss
 from ..data.images import ClassImages
 from ..models import Conv4
+from ..training import LoopSpec, StepResult, run_loop
 
 
 class FeatureNet(nn.Module):
@@ -38,26 +40,30 @@ def feature_net(classifier: Conv4) -> FeatureNet:
 def train_feature_classifier(classes: ClassImages, steps: int = 300, batch_size: int = 128,
                              lr: float = 1e-3, seed: int = 0, device: str | torch.device = "cpu",
                              progress: bool = False) -> Conv4:
-    """Conv-4 + linear head trained by cross-entropy to tell the (training) classes apart."""
+    """Conv-4 + linear head trained by cross-entropy to tell the (training) classes apart (on
+    the library's one loop, ``training.run_loop``)."""
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Conv4(n_classes=classes.n_classes).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     images = classes.images
-    it = range(steps)
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, desc="feature classifier", leave=False)
-    model.train()
-    for _ in it:
+    fix = f"lower lr (now {lr:g})"
+
+    def step(it: int) -> StepResult:
         c = torch.randint(0, classes.n_classes, (batch_size,), generator=gen)
         s = torch.randint(0, classes.n_samples, (batch_size,), generator=gen)
         x = (images[c, s].unsqueeze(1).float() / 255.0).to(device)           # [B, 1, 28, 28]
         loss = F.cross_entropy(model(x), c.to(device))
+        value = finite_loss("the cross-entropy", loss.item(), fix)            # before the update
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        return StepResult(value)
+
+    model.train()
+    run_loop(step, LoopSpec(iterations=steps, params=lambda: dict(model.named_parameters()),
+                            desc="feature classifier", fix=fix, progress=progress))
     return model.eval()
 
 

@@ -6,7 +6,8 @@ k (D steps per G step)  cfg.d_steps
 α_G, α_D                cfg.lr_g, cfg.lr_d
 λ (WGAN-GP), γ (R1)     cfg.gp_lambda, cfg.r1_gamma
 
-Failure is loud: a non-finite loss raises ``NonFiniteLossError`` naming the step and a fix; a
+Failure is loud: a non-finite loss raises ``checks.TrainingDiverged`` (the library's one divergence
+exception) naming the step and a fix, before the step is applied; a
 generator whose samples lose their diversity is reported (``state.collapse_step`` and a warning, or
 ``ModeCollapseError`` with ``cfg.stop_on_collapse``).
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from ..checks import TrainingDiverged, positive_int
 from ..types import Params
 from .hypergrad import HypergradState, check_lr, hypergradient_sgd_step
 from .losses import check_weight, get_losses, gradient_penalty, r1_penalty
@@ -49,8 +51,7 @@ class GANConfig:
     seed: int = 0
 
 
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or infinite; the message names the step and what to try."""
+NonFiniteLossError = TrainingDiverged   # the old name (notebook 06 imports it); same class
 
 
 class ModeCollapseError(RuntimeError):
@@ -66,9 +67,7 @@ def validate_config(cfg: GANConfig) -> GANConfig:
     check_weight("gp_lambda", cfg.gp_lambda)
     check_weight("hyper_lr", cfg.hyper_lr)
     for name in ("d_steps", "batch_size", "check_every"):
-        value = getattr(cfg, name)
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        positive_int(name, getattr(cfg, name))
     if cfg.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={cfg.optimizer!r}; choose one of {OPTIMIZERS}")
     if not 0 <= cfg.collapse_threshold < 1:
@@ -162,7 +161,7 @@ def _check_finite(loss: Tensor, who: str, state: GANState) -> None:
     name = "lr_d" if who == "discriminator" else "lr_g"
     hint = ("switch the R1 penalty on (r1_gamma=10)" if state.cfg.r1_gamma == 0
             else f"raise r1_gamma (now {state.cfg.r1_gamma})")
-    raise NonFiniteLossError(
+    raise TrainingDiverged(
         f"step {state.step}: the {who} loss became {loss.item()} (loss={state.cfg.loss!r}); "
         f"lower {name} (now {lr:g}, try {lr / 10:g}) or {hint}. Training stopped; the models "
         f"hold the weights of step {state.step - 1}.")
@@ -245,9 +244,12 @@ def check_collapse(state: GANState, n: int = 256) -> float:
 
 
 def train_steps(state: GANState, n: int, progress: bool = False) -> GANState:
-    """Advance training by ``n`` generator steps (each after ``cfg.d_steps`` D steps)."""
-    if not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative integer number of steps, got {n!r}")
+    """Advance training by ``n`` generator steps (each after ``cfg.d_steps`` D steps).
+
+    This is the GAN lab's stepper: widgets call it a few steps at a time and read
+    ``state.history``; it writes no checkpoint (trainers that do run on ``training.run_loop``).
+    """
+    positive_int("n (steps)", n, minimum=0)
     steps = range(n)
     if progress:
         from tqdm.auto import tqdm

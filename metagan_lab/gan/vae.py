@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import finite_loss, positive_int
+from ..training import LoopSpec, StepResult, run_loop
 from .hypergrad import check_lr
-from .train import NonFiniteLossError
 
 
 class VAE(nn.Module):
@@ -70,31 +71,31 @@ def vae_forward(model: VAE, x: Tensor, generator: torch.Generator | None = None
 
 def train_vae(model: VAE, images: Tensor, steps: int, lr: float = 1e-3, batch_size: int = 64,
               seed: int = 0, progress: bool = False) -> dict[str, list[float]]:
-    """Maximise the ELBO with Adam on images [N, 1, 28, 28] in [0, 1]; returns per-step terms."""
+    """Maximise the ELBO with Adam on images [N, 1, 28, 28] in [0, 1] (on the library's one loop,
+    ``training.run_loop``); returns per-step terms. A non-finite loss raises
+    ``checks.TrainingDiverged`` before the step is applied."""
     check_lr("lr", lr)
+    positive_int("steps", steps, minimum=0)
+    positive_int("batch_size", batch_size)
     device = next(model.parameters()).device
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = torch.Generator().manual_seed(seed)
-    history: dict[str, list[float]] = {"elbo": [], "reconstruction": [], "kl": []}
-    it = range(steps)
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, desc="VAE", leave=False)
-    for step in it:
+
+    def step(it: int) -> StepResult:
         x = images[torch.randint(0, len(images), (batch_size,), generator=rng)].to(device)
         logits, mu, logvar = vae_forward(model, x, rng)
         rec, kl = reconstruction_loss(x, logits), kl_divergence(mu, logvar)
         loss = rec + kl                                                        # −ELBO
-        if not torch.isfinite(loss).item():
-            raise NonFiniteLossError(f"step {step + 1}: the VAE loss became {loss.item()}; "
-                                     f"lower lr (now {lr:g})")
+        value = finite_loss("−ELBO", loss.item(), f"lower lr (now {lr:g})")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        history["elbo"].append(-loss.item())
-        history["reconstruction"].append(rec.item())
-        history["kl"].append(kl.item())
-    return history
+        return StepResult(value, {"elbo": -value, "reconstruction": rec.item(), "kl": kl.item()})
+
+    spec = LoopSpec(iterations=steps, params=lambda: dict(model.named_parameters()), desc="VAE",
+                    fix=f"lower lr (now {lr:g})", progress=progress)
+    history = run_loop(step, spec)
+    return {k: history.get(k, []) for k in ("elbo", "reconstruction", "kl")}
 
 
 def vae_samples(model: VAE, n: int, seed: int = 0) -> Tensor:

@@ -6,7 +6,8 @@ Modules (one concept each):
   models.py        Restorer: F_θ(y) = y + g_θ(y), a small residual CNN (functional_call)
   objectives.py    L(F) + λ R(F), R the total variation
   metrics.py       PSNR and SSIM (torchmetrics)
-  meta.py          MAML / FOMAML / Reptile over degradations; supervised and MZSR-style adaptation
+  meta.py          a task's two losses (RestorerTask, a meta.task.Task); MAML / FOMAML /
+                   Reptile over degradations by the core's algorithms; MZSR-style adaptation
   baselines.py     scratch, pre-trained on all degradations, classical scikit-image methods
   evaluate.py      PSNR / SSIM after 0, 1, 5, 10 steps on unseen degradations, for every method
 
@@ -33,10 +34,12 @@ from .degradations import (
 from .evaluate import STEPS, Method, adaptation_curve, compare_methods, format_table
 from .meta import (
     RestoreMetaConfig,
+    RestorerTask,
     adapt_restorer,
     maml_meta_loss,
     meta_step,
     meta_train,
+    restorer_task,
     self_supervised_pairs,
 )
 from .metrics import psnr, ssim
@@ -45,10 +48,11 @@ from .objectives import data_fidelity, restoration_loss, restoration_loss_fn, to
 
 __all__ = [
     "DEGRADATIONS", "STEPS", "TEST_SETTINGS", "TRAIN_RANGES", "Method", "Observation",
-    "RestorationTask", "RestoreMetaConfig", "Restorer", "Setting", "TaskFamily", "adapt_restorer",
-    "adaptation_curve", "add_noise", "blur", "classical_restore", "compare_methods",
-    "data_fidelity", "degrade", "downsample", "format_table", "gaussian_kernel", "maml_meta_loss",
-    "meta_step", "meta_train", "motion_kernel", "pretrain_on_all", "psnr", "random_mask",
-    "restoration_images", "restoration_loss", "restoration_loss_fn", "sample_task",
-    "scratch_params", "self_supervised_pairs", "ssim", "total_variation",
+    "RestorationTask", "RestoreMetaConfig", "Restorer", "RestorerTask", "Setting", "TaskFamily",
+    "adapt_restorer", "adaptation_curve", "add_noise", "blur", "classical_restore",
+    "compare_methods", "data_fidelity", "degrade", "downsample", "format_table",
+    "gaussian_kernel", "maml_meta_loss", "meta_step", "meta_train", "motion_kernel",
+    "pretrain_on_all", "psnr", "random_mask", "restoration_images", "restoration_loss",
+    "restoration_loss_fn", "restorer_task", "sample_task", "scratch_params",
+    "self_supervised_pairs", "ssim", "total_variation",
 ]

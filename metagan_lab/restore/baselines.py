@@ -11,14 +11,14 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from ..checks import finite_loss, positive_int, positive_number
 from ..models import params_of, seeded
+from ..training import LoopSpec, StepResult, run_loop
 from ..types import Params
 from .data import RestorationTask
 from .degradations import Setting, TaskFamily, check_images, kernel_of
@@ -40,26 +40,31 @@ def pretrain_on_all(model: nn.Module, theta: Params, images: Tensor, family: Tas
                     cfg: RestoreMetaConfig, iterations: int, lr: float | None = None,
                     seed: int = 0, progress: bool = True) -> list[float]:
     """Adam on (1/T) Σ_i [L + λR](F_θ(y), x) over support + query pairs of each meta-batch of
-    training settings (the same stream of tasks meta-training sees). Updates θ in place."""
-    from tqdm.auto import tqdm
-
+    training settings (the same stream of tasks meta-training sees). Updates θ in place (Adam
+    steps θ's tensors); returns the loss history. Runs on the library's one loop
+    (``training.run_loop``); a non-finite loss raises ``checks.TrainingDiverged`` before the
+    step is applied."""
+    positive_int("iterations", iterations, minimum=0)
+    lr = cfg.meta_lr if lr is None else positive_number("lr", lr, "try 1e-3 (Adam)")
     device = next(iter(theta.values())).device
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(list(theta.values()), lr=lr or cfg.meta_lr)
-    history: list[float] = []
-    for it in tqdm(range(iterations), desc="pre-train on all", disable=not progress):
+    optimizer = torch.optim.Adam(list(theta.values()), lr=lr)
+    fix = f"try a smaller learning rate (now {lr:g})"
+
+    def step(it: int) -> StepResult:
         tasks = sample_tasks(images, family, cfg, generator, device)
         x = torch.cat([torch.cat([t.support_x, t.query_x]) for t in tasks])
         y = torch.cat([torch.cat([t.support_y, t.query_y]) for t in tasks])
         loss = restoration_loss(functional_call(model, theta, (x,)), y, cfg.tv_weight)
+        value = finite_loss("the pooled restoration loss", loss.item(), fix)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if not math.isfinite(loss.item()):
-            raise RuntimeError(f"pre-training loss became {loss.item()} at iteration {it}; "
-                               "try a smaller learning rate")
-        history.append(loss.item())
-    return history
+        return StepResult(value)
+
+    spec = LoopSpec(iterations=iterations, params=lambda: theta, desc="pre-train on all",
+                    fix=fix, progress=progress)
+    return run_loop(step, spec)["loss"]
 
 
 def classical_restore(degraded: Tensor, known: Tensor, setting: Setting) -> Tensor:

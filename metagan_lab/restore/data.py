@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..checks import positive_int
 from .degradations import Setting, check_images, degrade
 
 # Bundled with the scikit-image package (no download); photographs are split between phases.
@@ -90,8 +91,8 @@ def sample_task(images: Tensor, setting: Setting, k_shot: int, n_query: int,
                 generator: torch.Generator | None = None) -> RestorationTask:
     """Draw K + Q distinct clean images, degrade each with ``setting`` (fresh noise/masks)."""
     check_images(images)
-    if k_shot < 1 or n_query < 1:
-        raise ValueError(f"k_shot={k_shot} and n_query={n_query} must both be >= 1")
+    positive_int("k_shot", k_shot)
+    positive_int("n_query", n_query)
     if k_shot + n_query > images.shape[0]:
         raise ValueError(f"k_shot + n_query = {k_shot + n_query} exceeds the {images.shape[0]} "
                          "images available")

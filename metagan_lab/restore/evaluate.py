@@ -16,12 +16,15 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from ..checks import positive_int
+from ..meta.functional import InnerLoop
+from ..meta.task import adapt_task
 from ..stats import mean_ci95
 from ..types import Params
 from .baselines import classical_task
 from .data import RestorationTask, sample_task
 from .degradations import Setting
-from .meta import adapt_restorer, adaptation_pairs
+from .meta import restorer_task
 from .metrics import psnr, ssim
 
 STEPS = (0, 1, 5, 10)
@@ -39,17 +42,18 @@ def adaptation_curve(model: nn.Module, theta: Params, task: RestorationTask, inn
                      tv_weight: float = 0.0, steps: Sequence[int] = STEPS,
                      self_supervised: bool = False, generator: torch.Generator | None = None,
                      return_outputs: bool = False) -> dict:
-    """Query PSNR / SSIM (means over the Q images) after each k in ``steps`` adaptation steps.
+    """Query PSNR / SSIM (means over the Q images) after each k in ``steps`` adaptation steps
+    (first-order SGD steps on the task's support loss: ``adapt_task`` on its ``RestorerTask``).
 
     Returns {"steps": [...], "psnr": [...], "ssim": [...]} (+ "outputs": [Q, C, H, W] per k).
     """
-    inputs, targets, weight = adaptation_pairs(task, self_supervised, generator)
+    problem = restorer_task(model, task, tv_weight, self_supervised, generator)
     params = {n: p.detach().requires_grad_() for n, p in theta.items()}
     done, result = 0, {"steps": sorted(steps), "psnr": [], "ssim": [], "outputs": []}
     for k in result["steps"]:
         if k > done:
-            params = adapt_restorer(model, params, inputs, targets, inner_lr, k - done,
-                                    tv_weight, weight, first_order=True)
+            params = adapt_task(problem, params,
+                                InnerLoop(lr=inner_lr, steps=k - done, first_order=True))
             params = {n: p.detach().requires_grad_() for n, p in params.items()}
             done = k
         with torch.no_grad():
@@ -78,8 +82,7 @@ def compare_methods(model: nn.Module, methods: Sequence[Method], images: Tensor,
     """One row per (setting, method, k): mean PSNR/SSIM over tasks with 95% CI half-widths."""
     from tqdm.auto import tqdm
 
-    if n_tasks < 2:
-        raise ValueError(f"n_tasks={n_tasks}: need at least 2 test tasks for a confidence interval")
+    positive_int("n_tasks (test tasks, for a confidence interval)", n_tasks, minimum=2)
     device = next((p.device for m in methods if m.theta for p in m.theta.values()),
                   torch.device("cpu"))
     rows = []

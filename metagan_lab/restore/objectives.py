@@ -18,6 +18,10 @@ from functools import partial
 
 from torch import Tensor
 
+from ..checks import non_negative_number
+
+TV_HINT = "use 0 to switch the total-variation term off"
+
 
 def data_fidelity(output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
     """L(F) = (1/N) Σ w ⊙ (F − x)²; ``weight`` [B, 1, H, W] restricts it to known pixels."""
@@ -38,8 +42,7 @@ def total_variation(output: Tensor) -> Tensor:
 def restoration_loss(output: Tensor, target: Tensor, tv_weight: float = 0.0,
                      weight: Tensor | None = None) -> Tensor:
     """L(F) + λ R(F)."""
-    if tv_weight < 0:
-        raise ValueError(f"tv_weight (λ) = {tv_weight} must be >= 0")
+    non_negative_number("tv_weight (λ)", tv_weight, TV_HINT)
     loss = data_fidelity(output, target, weight)
     return loss + tv_weight * total_variation(output) if tv_weight else loss
 
@@ -47,6 +50,5 @@ def restoration_loss(output: Tensor, target: Tensor, tv_weight: float = 0.0,
 def restoration_loss_fn(tv_weight: float = 0.0,
                         weight: Tensor | None = None) -> Callable[[Tensor, Tensor], Tensor]:
     """``loss_fn(output, target)`` for ``metagan_lab.meta.adapt``: L(F) + λ R(F)."""
-    if tv_weight < 0:
-        raise ValueError(f"tv_weight (λ) = {tv_weight} must be >= 0")
+    non_negative_number("tv_weight (λ)", tv_weight, TV_HINT)
     return partial(restoration_loss, tv_weight=tv_weight, weight=weight)

@@ -1,14 +1,19 @@
 """Reptile GAN: the inner loop against a hand-written D-then-G SGD step (float64), Reptile's outer
 step, K validation, Fréchet distance against a scipy reference, and a tiny end-to-end evaluation."""
 
+import dataclasses
+
 import pytest
 import scipy.linalg
 import torch
 from torch import nn
 
+from metagan_lab.checks import TrainingDiverged
 from metagan_lab.gan.fewshot import (
     FewShotGANConfig,
+    GANClassTask,
     adapt_gan,
+    adapt_gan_task,
     check_k_shot,
     evaluate_fewshot,
     gan_inner_loop,
@@ -131,3 +136,50 @@ def test_meta_training_and_evaluation_end_to_end():
     assert all(v == v and v >= 0 for vals in res.values() for v in vals)   # finite, non-negative
     grid = sample_grid(generate(G, tg, 6), nrow=3)
     assert grid.shape == (2 + 2 * 30, 2 + 3 * 30)
+
+
+def test_reptile_moves_g_and_d_together_toward_the_mean_of_the_class_tasks():
+    G, D = tiny_gan()
+    tg, td = params_of(G, False), params_of(D, False)
+    classes = torch.rand(4, 6, 1, 28, 28, dtype=torch.float64)
+    cfg = dataclasses.replace(CFG, epsilon=0.5, meta_batch=2)
+    new_g, new_d = reptile_gan_step(G, D, tg, td, classes, cfg, torch.Generator().manual_seed(3))
+    rng = torch.Generator().manual_seed(3)                 # the same draws, task by task
+    chosen = torch.randperm(4, generator=rng)[:2].tolist()
+    phis = [adapt_gan_task(GANClassTask(G, D, classes[c], cfg.loss, cfg.task_batch, rng), tg, td,
+                           cfg.inner()) for c in chosen]
+    for new, theta, i in ((new_g, tg, 0), (new_d, td, 1)):
+        for k in theta:
+            mean = (phis[0][i][k] + phis[1][i][k]) / 2
+            assert torch.allclose(new[k], theta[k] + 0.5 * (mean - theta[k]), atol=1e-14), k
+    assert all(torch.equal(params_of(G, False)[k], tg[k]) for k in tg)   # θ is not mutated
+
+
+def test_a_diverging_meta_training_raises_training_diverged(tmp_path):
+    data = (torch.rand(4, 6, 28, 28, generator=torch.Generator().manual_seed(0)) * 255)
+    cfg = FewShotGANConfig(z_dim=4, width=4, inner_steps=1, meta_batch=2, task_batch=2,
+                           inner_lr=1e9)
+    path = tmp_path / "gan.pt"
+    with pytest.raises(TrainingDiverged, match=r"Reptile GAN, iteration 1: .*lower inner_lr "
+                                               r"\(now 1e\+09\).*no checkpoint was written"):
+        meta_train_gan(data.to(torch.uint8), cfg, iterations=3, checkpoint=path)
+    assert not path.exists()
+
+
+def test_meta_training_writes_a_finite_checkpoint(tmp_path):
+    data = (torch.rand(4, 6, 28, 28, generator=torch.Generator().manual_seed(0)) * 255)
+    cfg = FewShotGANConfig(z_dim=4, width=4, inner_steps=1, meta_batch=2, task_batch=2)
+    path = tmp_path / "gan.pt"
+    _, _, tg, td = meta_train_gan(data.to(torch.uint8), cfg, iterations=2, checkpoint=path)
+    saved = torch.load(path, weights_only=True)
+    assert saved["iteration"] == 2 and saved["config"]["z_dim"] == 4
+    assert all(torch.equal(saved["theta_g"][k], tg[k]) for k in tg)
+    assert all(torch.equal(saved["theta_d"][k], td[k]) for k in td)
+
+
+@pytest.mark.parametrize("field, value", [("epsilon", 1.5), ("epsilon", 0.0), ("meta_batch", 0),
+                                          ("inner_lr", float("nan"))])
+def test_bad_meta_training_settings_are_refused_naming_them(field, value):
+    data = torch.zeros(2, 3, 28, 28, dtype=torch.uint8)
+    with pytest.raises(ValueError, match=field):
+        meta_train_gan(data, dataclasses.replace(CFG, **{field: value}), iterations=1)

@@ -4,12 +4,13 @@ import pytest
 import torch
 from torch import nn
 
+from metagan_lab.checks import TrainingDiverged
 from metagan_lab.gan.models import ToyDiscriminator, ToyGenerator
 from metagan_lab.gan.toy2d import TOY_DISTRIBUTIONS, ring_of_gaussians
 from metagan_lab.gan.train import (
     GANConfig,
     ModeCollapseError,
-    NonFiniteLossError,
+    NonFiniteLossError,  # the old name, kept for notebook 06: the same class
     make_gan_state,
     reconfigure,
     relative_diversity,
@@ -64,8 +65,11 @@ def test_non_finite_loss_names_step_and_fix():
     state = toy_state()
     train_steps(state, 2)
     state.sample_real = lambda n, rng: (torch.full((n, 2), float("nan")), None)
-    with pytest.raises(NonFiniteLossError, match=r"step 3: the discriminator loss.*lower lr_d.*R1"):
+    before = {n: p.detach().clone() for n, p in state.discriminator.named_parameters()}
+    with pytest.raises(TrainingDiverged, match=r"step 3: the discriminator loss.*lower lr_d.*R1"):
         train_steps(state, 1)
+    assert NonFiniteLossError is TrainingDiverged
+    assert all(torch.equal(p, before[n]) for n, p in state.discriminator.named_parameters())
 
 
 class ConstantGenerator(nn.Module):

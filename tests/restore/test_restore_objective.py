@@ -34,7 +34,7 @@ def test_restoration_loss_is_fidelity_plus_lambda_tv():
     assert restoration_loss_fn(0.3)(f, x).item() == pytest.approx(mse + 0.3 * tv, rel=1e-15)
     known = torch.tensor([[[[True, False], [True, True]]]])
     assert data_fidelity(f, x, known).item() == pytest.approx((0 + 1 + 0.25) / 3, rel=1e-15)
-    with pytest.raises(ValueError, match=r"tv_weight \(λ\) = -1"):
+    with pytest.raises(ValueError, match=r"tv_weight \(λ\) must be a finite number >= 0, got -1"):
         restoration_loss(f, x, -1.0)
 
 
