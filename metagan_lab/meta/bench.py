@@ -38,7 +38,7 @@ def _peak_memory_mb(device: torch.device) -> float:
 def _flat_meta_gradient(learner: MetaLearner, episode: Episode, path: str) -> torch.Tensor:
     engine = get_engine(path, learner.model, episode.support_x.device)
     loss, _ = query_loss_and_accuracy(learner, episode, learner.inner(), engine)
-    grads = meta_gradient(loss, {**learner.params, **(learner.alphas or {})})
+    grads = meta_gradient(loss, learner.trainable)
     return torch.cat([g.reshape(-1) for g in grads.values()])
 
 

@@ -93,17 +93,19 @@ class GradientOuterStep:
 
     def __call__(self, episode: Episode, it: int, done: float) -> tuple[float, float]:
         """One outer step on ``episode``; returns (outer loss, mean query accuracy) before it.
-        A non-finite loss is returned without stepping, so θ keeps its last finite value."""
+        A non-finite loss or meta-gradient (a finite but exploded loss can have infinite
+        gradients) is returned without stepping, so θ keeps its last finite value."""
         learner, n_tasks = self.learner, episode.n_tasks
         local = self.shard.local(episode) if self.shard is not None else episode
         self.optimizer.zero_grad(set_to_none=True)
         loss, acc = self.engine.outer_backward(learner.model, learner.params, local,
                                                learner.inner(), 1.0 / n_tasks)
-        trainable = {**learner.params, **(learner.alphas or {})}
+        trainable = learner.trainable
         if self.shard is not None:
             loss, acc = self.shard.reduce(loss, acc, trainable)
         loss_value = loss.item()
-        if torch.isfinite(loss):
+        grads = [p.grad for p in trainable.values() if p.grad is not None]
+        if torch.stack([torch.isfinite(loss), *(torch.isfinite(g).all() for g in grads)]).all():
             self.optimizer.step()
         return loss_value, acc.mean().item()
 

@@ -54,6 +54,12 @@ class MetaLearner:
     def adapted(self) -> tuple[str, ...] | None:
         return head_names(self.params) if self.config.head_only else None
 
+    @property
+    def trainable(self) -> Params:
+        """θ and (Meta-SGD) α in one dict; α's names get an ``alpha:`` prefix (θ's and α's
+        names are the same, so merging the dicts plainly would drop θ)."""
+        return {**self.params, **{f"alpha:{n}": a for n, a in (self.alphas or {}).items()}}
+
     def inner(self, steps: int | None = None, first_order: bool | None = None) -> InnerLoop:
         """The algorithm's inner loop: α (or learned α), k, first order, optimiser, adapted."""
         cfg = self.config
@@ -171,7 +177,7 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
     validate = (None if val is None else
                 lambda: evaluate_meta(learner, val, cfg.val_tasks, seed=cfg.seed + 7).mean().item())
     spec = LoopSpec(iterations=cfg.iterations,
-                    params=lambda: {**learner.params, **(learner.alphas or {})},
+                    params=lambda: learner.trainable,
                     state=learner.state, validate=validate, val_every=cfg.val_every,
                     checkpoint=Path(out) / "checkpoint.pt" if out is not None else None,
                     max_seconds=cfg.max_seconds, desc=cfg.algorithm, fix=_fix(cfg),
