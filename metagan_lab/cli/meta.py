@@ -13,15 +13,16 @@ import time
 import torch
 
 from ..device import resolve_device
-from ..io import atomic_save, atomic_write_json
+from ..io import atomic_write_json
+from ..meta import distributed
 from ..meta.bench import bench_meta_iteration
 from ..meta.config import MetaConfig
 from ..meta.engines import PATHS
 from ..meta.functional import INNER_OPTIMIZERS
 from ..meta.registry import ALGORITHMS, config_for
 from ..meta.train import learner_from_checkpoint, meta_test, run_meta
-from .common import add_common, add_data, emit, positive_float, positive_int
-from .protonet import load_split
+from ..runs.out import prepare_out
+from .common import add_common, add_data, emit, load_split, positive_float, positive_int
 
 
 def config_from_args(args: argparse.Namespace, algorithm: str) -> MetaConfig:
@@ -36,11 +37,19 @@ def _set_threads(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Meta-train, test and write ``out/<algorithm>/checkpoint.pt`` and ``results.json``.
+
+    Under ``torchrun`` each process takes a share of every meta-batch (``meta.distributed``);
+    only rank 0 writes and prints.
+    """
     _set_threads(args)
-    device = resolve_device(args.device)
     cfg = config_from_args(args, args.algorithm)
-    data, split = load_split(args)
+    shard = distributed.from_environment(resolve_device(args.device))
+    device = distributed.local_device(resolve_device(args.device))
+    writer = shard is None or shard.rank == 0
     out = args.out / cfg.algorithm
+    if writer:
+        prepare_out(out, args.overwrite, ("checkpoint.pt", "results.json"))
     start_from = None
     if args.init_from:
         from ..pretrained import load_checkpoint
@@ -48,12 +57,19 @@ def run_train(args: argparse.Namespace) -> int:
         start_from = load_checkpoint(args.init_from)
         if start_from.get("kind") != "meta":
             raise ValueError(f"--init-from {args.init_from}: not a meta-learning checkpoint")
-    learner, result = run_meta(cfg, split.train, split.val, split.test, device, out,
-                               progress=not args.quiet, start_from=start_from)
+    data, split = load_split(args)
+    try:
+        _, result = run_meta(cfg, split.train, split.val, split.test, device, out,
+                             progress=not args.quiet and writer, start_from=start_from,
+                             shard=shard)
+    finally:
+        distributed.finish(shard)
+    if not writer:
+        return 0
     if start_from is not None:
         result["init_from"] = str(args.init_from)
-    path = atomic_save(learner.state(result["iterations"]), out / "checkpoint.pt")
-    result.update(dataset=data.source, checkpoint=str(path))
+    result.update(dataset=data.source, checkpoint=str(out / "checkpoint.pt"),
+                  processes=shard.world if shard else 1)
     atomic_write_json(result, out / "results.json")
     emit(result, args.json)
     return 0
@@ -127,7 +143,7 @@ def register(groups: dict) -> None:
         defaults = entry.config()
         p = groups["train"].add_parser(algorithm, help=f"{entry.help} ({entry.paper})",
                                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        add_common(p)
+        add_common(p, overwrite=True)
         add_data(p)
         _meta_options(p, defaults)
         p.add_argument("--eval-inner-steps", type=int, default=defaults.eval_inner_steps,
