@@ -22,6 +22,7 @@ from torch import Tensor
 from ..models import MLP, params_of, seeded
 from ..stats import mean_ci95
 from ..tasks.sinusoid import AMPLITUDE, PHASE, X_RANGE, SinusoidTasks, sample_sinusoid_tasks
+from ..training import LoopSpec, StepResult, run_loop
 from ..types import Episode, Params
 from .engines.batched import BatchedEngine, batched_adapt, batched_forward
 from .functional import InnerLoop, check_inner_lr
@@ -67,23 +68,29 @@ def as_episode(tasks: SinusoidTasks) -> Episode:
 
 def _fit(cfg: SinusoidConfig, objective: Callable[[MLP, Params, SinusoidTasks], Tensor],
          progress: bool, desc: str, callback) -> tuple[MLP, Params, list[float]]:
-    from tqdm.auto import tqdm
-
+    """Adam on ``objective`` over fresh sinusoid tasks, run by the library's one training loop
+    (``training.run_loop``: a NaN or exploded loss stops it with ``TrainingDiverged``)."""
     model = seeded(lambda: MLP(hidden=cfg.hidden), cfg.seed)
     params = params_of(model)
     optimizer = torch.optim.Adam(list(params.values()), lr=cfg.meta_lr)
     gen = torch.Generator().manual_seed(cfg.seed)
-    losses = []
-    for it in tqdm(range(1, cfg.iterations + 1), desc=desc, disable=not progress):
+
+    def step(it: int) -> StepResult:
         tasks = sample_sinusoid_tasks(cfg.meta_batch, cfg.k_shot, cfg.n_query, gen)
         loss = objective(model, params, tasks)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        if torch.isfinite(loss):
+            optimizer.step()
         if callback is not None:
-            callback(it, losses[-1])
-    return model, params, losses
+            callback(it, loss.item())
+        return StepResult(loss.item())
+
+    spec = LoopSpec(iterations=cfg.iterations, params=lambda: params, val_every=cfg.iterations,
+                    desc=desc, progress=progress,
+                    fix=f"try a smaller inner learning rate (now {cfg.inner_lr}) or meta "
+                        f"learning rate (now {cfg.meta_lr})")
+    return model, params, run_loop(step, spec)["loss"]
 
 
 def train_sinusoid_maml(cfg: SinusoidConfig = SinusoidConfig(), progress: bool = True,

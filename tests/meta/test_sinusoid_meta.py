@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from metagan_lab.meta.functional import adapt
+from metagan_lab.meta.functional import InnerLoop, adapt
 from metagan_lab.meta.sinusoid import (
     SinusoidConfig,
     adapted_curves,
@@ -28,8 +28,8 @@ def test_adapted_curves_equal_per_task_sgd_steps():
     curves = adapted_curves(model, params, tasks, 0.05, (0, 2), grid)
     assert set(curves) == {0, 2} and curves[2].shape == (3, 7)
     assert torch.allclose(curves[0][1], functional_call(model, params, (grid[:, None],))[:, 0])
-    theta = adapt(model, params, tasks.support_x[1], tasks.support_y[1], 0.05, 2, True,
-                  F.mse_loss)
+    theta = adapt(model, params, tasks.support_x[1], tasks.support_y[1],
+                  InnerLoop(0.05, 2, first_order=True, loss=F.mse_loss))
     expected = functional_call(model, theta, (grid[:, None],))[:, 0]
     assert torch.allclose(curves[2][1], expected, atol=1e-6)
 
@@ -62,3 +62,13 @@ def test_bad_sinusoid_settings_name_the_value():
         SinusoidConfig(inner_lr=-0.01)
     with pytest.raises(ValueError, match="meta_batch must be a positive integer, got 0"):
         SinusoidConfig(meta_batch=0)
+
+
+def test_sinusoid_training_runs_on_the_one_loop_and_stops_when_it_diverges():
+    """train_sinusoid_maml uses training.run_loop: an α that blows the weights up stops the run
+    with TrainingDiverged naming the iteration, instead of returning NaN weights."""
+    from metagan_lab.checks import TrainingDiverged
+
+    with pytest.raises(TrainingDiverged, match="MAML sinusoid, iteration"):
+        train_sinusoid_maml(SinusoidConfig(iterations=20, inner_lr=50.0, meta_batch=2),
+                            progress=False)
