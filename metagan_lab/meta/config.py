@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..checks import positive_int, positive_number
-from .engines import PATHS
 from .functional import INNER_OPTIMIZERS, check_inner_lr, check_inner_steps
+
+PATHS = ("auto", "batched", "compiled", "loop")   # the engines (meta/engines); same numbers
+_OWN_CONFIG: dict[str, type] = {}                 # algorithm name → its config class
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,22 @@ class MetaConfig:
         """K of the meta-training episodes: ``train_shots``, else ``k_shot``."""
         return self.train_shots or self.k_shot
 
-    def __post_init__(self) -> None:
-        from .registry import ALGORITHMS
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Each algorithm's config class registers itself under its default ``algorithm``."""
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("algorithm")
+        if isinstance(name, str):
+            _OWN_CONFIG.setdefault(name, cls)
 
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm={self.algorithm!r}; choose from {tuple(ALGORITHMS)}")
-        own = ALGORITHMS[self.algorithm].config
-        if not isinstance(self, own) and _defaults(own) != _defaults(type(self)):
+    def __post_init__(self) -> None:
+        if self.algorithm not in _OWN_CONFIG:
+            raise ValueError(f"algorithm={self.algorithm!r}; choose from {tuple(_OWN_CONFIG)}")
+        own = _OWN_CONFIG[self.algorithm]
+        if type(self) is not own and (_defaults(own) != _defaults(type(self))
+                                      or _kind(own) != _kind(type(self))):
             raise ValueError(f"{type(self).__name__}(algorithm={self.algorithm!r}) would take "
-                             f"{type(self).__name__}'s defaults, not {self.algorithm}'s; use "
+                             f"{type(self).__name__}'s defaults and inner loop (first order, "
+                             f"head only, learned α), not {self.algorithm}'s; use "
                              f"{own.__name__}(...) (the paper's setting) or "
                              f"metagan_lab.meta.config_for({self.algorithm!r}, ...)")
         if self.path not in PATHS:
@@ -88,3 +97,9 @@ class MetaConfig:
 
 def _defaults(cls: type) -> dict:
     return {f.name: f.default for f in dataclasses.fields(cls) if f.name != "algorithm"}
+
+
+def _kind(cls: type) -> tuple[bool, bool, bool]:
+    """What the algorithm is (class-level, not fields): MetaConfig(algorithm="metasgd") must not
+    pass for Meta-SGD while learning no α, nor MetaConfig(algorithm="fomaml") run second order."""
+    return cls.first_order, cls.head_only, cls.learns_alpha

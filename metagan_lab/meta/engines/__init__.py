@@ -24,9 +24,8 @@ import torch
 from torch import Tensor, nn
 
 from ...types import Episode, Params
+from ..config import PATHS
 from ..functional import InnerLoop
-
-PATHS = ("auto", "batched", "compiled", "loop")
 
 
 class Engine(Protocol):
