@@ -14,7 +14,8 @@ from torch.func import functional_call
 
 from metagan_lab.data import ClassImages
 from metagan_lab.meta.adaptation import adaptation_trace, alpha_sweep, extend_trace, scale_inner_lr
-from metagan_lab.meta.train import MetaConfig, new_learner
+from metagan_lab.meta.registry import config_for
+from metagan_lab.meta.train import new_learner
 
 
 def by_hand(model, params, x_s, y_s, x_q, y_q, alpha, steps, names=None):
@@ -93,7 +94,7 @@ def lab():
     g = torch.Generator().manual_seed(0)
     data = ClassImages((torch.rand(12, 8, 28, 28, generator=g) > 0.7).to(torch.uint8) * 255,
                        tuple(str(i) for i in range(12)))
-    learners = {name: new_learner(MetaConfig(algorithm=name, hidden=4, n_way=3))
+    learners = {name: new_learner(config_for(name, hidden=4, n_way=3))
                 for name in ("maml", "metasgd", "anil")}
     from metagan_lab.widgets.adaptation import AdaptationLab
 

@@ -12,9 +12,11 @@ import torch.nn.functional as F
 from meta_helpers import tiny_conv4, tiny_episode
 from torch.func import functional_call
 
-from metagan_lab.meta.functional import adapt, task_loss
+from metagan_lab.meta.anil import head_names
+from metagan_lab.meta.engines import get_engine
+from metagan_lab.meta.functional import InnerLoop, adapt, task_loss
 from metagan_lab.meta.gradcheck import directional_fd_errors
-from metagan_lab.meta.maml import head_names, maml_outer_loss, meta_gradient
+from metagan_lab.meta.maml import maml_outer_loss, meta_gradient
 from metagan_lab.meta.meta_sgd import init_alphas, meta_sgd_outer_loss
 from metagan_lab.meta.reptile import reptile_step
 
@@ -44,8 +46,9 @@ def leaves(params):
 def test_second_order_maml_matches_finite_differences(path, steps):
     model, params = tiny_conv4(smooth=True)
     ep = tiny_episode(n_tasks=2)
-    grads = meta_gradient(maml_outer_loss(model, params, ep, 0.4, steps, path=path), params)
-    f = lambda p: maml_outer_loss(model, leaves(p), ep, 0.4, steps, path=path)  # noqa: E731
+    engine, inner = get_engine(path, model, "cpu"), InnerLoop(0.4, steps)
+    grads = meta_gradient(maml_outer_loss(model, params, ep, inner, engine), params)
+    f = lambda p: maml_outer_loss(model, leaves(p), ep, inner, engine)  # noqa: E731
     assert directional_check(f, params, grads) <= TOL
 
 
@@ -53,8 +56,9 @@ def test_anil_matches_finite_differences():
     model, params = tiny_conv4(smooth=True)
     ep = tiny_episode(n_tasks=2)
     heads = head_names(params)
-    grads = meta_gradient(maml_outer_loss(model, params, ep, 0.4, 2, adapted=heads), params)
-    f = lambda p: maml_outer_loss(model, leaves(p), ep, 0.4, 2, adapted=heads)  # noqa: E731
+    inner = InnerLoop(0.4, 2, adapted=heads)
+    grads = meta_gradient(maml_outer_loss(model, params, ep, inner), params)
+    f = lambda p: maml_outer_loss(model, leaves(p), ep, inner)  # noqa: E731
     assert directional_check(f, params, grads) <= TOL
 
 
@@ -63,7 +67,8 @@ def test_meta_sgd_matches_finite_differences_in_theta_and_alpha():
     ep = tiny_episode(n_tasks=2)
     alphas = init_alphas(params, 0.3)
     both = {**params, **{f"alpha.{n}": a for n, a in alphas.items()}}
-    grads = meta_gradient(meta_sgd_outer_loss(model, params, alphas, ep, path="batched"), both)
+    grads = meta_gradient(meta_sgd_outer_loss(model, params, alphas, ep, InnerLoop(),
+                                              get_engine("batched", model, "cpu")), both)
 
     def f(p):
         theta = leaves({n: p[n] for n in params})
@@ -75,9 +80,10 @@ def test_first_order_maml_is_the_query_gradient_at_the_adapted_weights():
     """FOMAML's meta-gradient is (1/T) Σ_i ∇L_query_i evaluated at the fixed point θ'_i."""
     model, params = tiny_conv4(smooth=True)
     ep = tiny_episode(n_tasks=2)
-    grads = meta_gradient(maml_outer_loss(model, params, ep, 0.4, 2, first_order=True,
-                                          path="batched"), params)
-    phis = [{n: p.detach() for n, p in adapt(model, params, sx, sy, 0.4, 2, True).items()}
+    inner = InnerLoop(0.4, 2, first_order=True)
+    grads = meta_gradient(maml_outer_loss(model, params, ep, inner,
+                                          get_engine("batched", model, "cpu")), params)
+    phis = [{n: p.detach() for n, p in adapt(model, params, sx, sy, inner).items()}
             for sx, sy in zip(ep.support_x, ep.support_y)]
 
     def f(delta):  # shifts every θ'_i by the same δ: L(θ'_i + δ) averaged over tasks
@@ -93,12 +99,14 @@ def test_reptile_direction_is_the_sum_of_support_gradients_along_the_path(steps)
     model, params = tiny_conv4(smooth=True)
     ep = tiny_episode(n_tasks=1)
     alpha = 0.2
-    new = reptile_step(model, params, ep, alpha, steps, epsilon=1.0, path="batched")
+    new = reptile_step(model, params, ep, InnerLoop(alpha, steps), epsilon=1.0,
+                       engine=get_engine("batched", model, "cpu"))
     direction = {n: (params[n].detach() - new[n]) / alpha for n in params}
     iterates, phi = [], leaves(params)
     for _ in range(steps):
         iterates.append({n: p.detach() for n, p in phi.items()})
-        phi = leaves(adapt(model, phi, ep.support_x[0], ep.support_y[0], alpha, 1, True))
+        phi = leaves(adapt(model, phi, ep.support_x[0], ep.support_y[0],
+                           InnerLoop(alpha, 1, first_order=True)))
     sx, sy = ep.support_x[0], ep.support_y[0]
 
     def f(delta):

@@ -1,5 +1,7 @@
 """Reptile: the update, one meta-step on episodes, and the 2-D toy."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -7,8 +9,14 @@ import torch.nn.functional as F
 from meta_helpers import DT, rel_err, tiny_conv4, tiny_episode
 from torch.func import functional_call
 
+from metagan_lab.meta.engines import get_engine
+from metagan_lab.meta.functional import InnerLoop
 from metagan_lab.meta.reptile import reptile_step, reptile_update
 from metagan_lab.meta.toy2d import maml_path_2d, reptile_path_2d
+
+
+def engine(path, model):
+    return get_engine(path, model, "cpu")
 
 
 def test_reptile_update_moves_toward_the_mean_of_the_adapted_weights():
@@ -16,6 +24,23 @@ def test_reptile_update_moves_toward_the_mean_of_the_adapted_weights():
     phis = [{"w": torch.tensor([1.0, 0.0])}, {"w": torch.tensor([0.0, 3.0])}]
     out = reptile_update(theta, phis, 0.5)
     assert torch.allclose(out["w"], torch.tensor([0.25, 0.75]))
+    assert torch.equal(reptile_update(theta, phis, 1.0)["w"], torch.tensor([0.5, 1.5]))
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.5, math.nan, -0.5, math.inf])
+def test_reptile_update_refuses_an_epsilon_outside_zero_one(bad):
+    theta = {"w": torch.zeros(2)}
+    with pytest.raises(ValueError, match=r"epsilon \(ε\) must be in \(0, 1\], got " + str(bad)):
+        reptile_update(theta, [{"w": torch.ones(2)}], bad)
+
+
+def test_reptile_update_refuses_adapted_weights_of_other_shapes_or_names():
+    theta = {"w": torch.zeros(2, 3)}
+    with pytest.raises(ValueError, match=r"task_phis\[1\]\['w'\] has shape \(3, 2\) but "
+                                         r"theta\['w'\] has \(2, 3\)"):
+        reptile_update(theta, [{"w": torch.ones(2, 3)}, {"w": torch.ones(3, 2)}], 0.5)
+    with pytest.raises(ValueError, match=r"task_phis\[0\] and theta name different tensors"):
+        reptile_update(theta, [{"v": torch.ones(2, 3)}], 0.5)
 
 
 @pytest.mark.parametrize("path", ["loop", "batched"])
@@ -24,7 +49,7 @@ def test_reptile_with_one_step_is_sgd_on_the_mean_support_loss(path):
     model, params = tiny_conv4()
     ep = tiny_episode(n_tasks=3)
     alpha, eps = 0.3, 0.5
-    new = reptile_step(model, params, ep, alpha, 1, eps, path=path)
+    new = reptile_step(model, params, ep, InnerLoop(alpha, 1), eps, engine(path, model))
     mean_loss = sum(F.cross_entropy(functional_call(model, params, (sx,)), sy)
                     for sx, sy in zip(ep.support_x, ep.support_y)) / 3
     grads = torch.autograd.grad(mean_loss, list(params.values()))
@@ -36,15 +61,18 @@ def test_reptile_with_one_step_is_sgd_on_the_mean_support_loss(path):
 def test_reptile_batched_equals_loop_with_several_steps():
     model, params = tiny_conv4()
     ep = tiny_episode(n_tasks=3)
-    a, b = (reptile_step(model, params, ep, 0.2, 3, 0.7, path=p) for p in ("loop", "batched"))
+    a, b = (reptile_step(model, params, ep, InnerLoop(0.2, 3), 0.7, engine(p, model))
+            for p in ("loop", "batched"))
     assert rel_err(a, b) <= 1e-10
+    assert rel_err(reptile_step(model, params, ep, InnerLoop(0.2, 3), 0.7), a) <= 1e-10
     assert a["head.weight"].dtype == DT
 
 
 def test_reptile_rejects_bad_epsilon_and_empty_batches():
     model, params = tiny_conv4()
-    with pytest.raises(ValueError, match="epsilon"):
-        reptile_step(model, params, tiny_episode(1), 0.1, 1, 0.0)
+    for bad in (0.0, 1.5, math.nan):
+        with pytest.raises(ValueError, match="epsilon"):
+            reptile_step(model, params, tiny_episode(1), InnerLoop(0.1, 1), bad)
     with pytest.raises(ValueError, match="at least one"):
         reptile_update(params, [], 0.1)
 
@@ -97,8 +125,8 @@ def test_adam_inner_steps_equal_torch_optim_adam():
 
     model, params = tiny_conv4()
     ep = tiny_episode(n_tasks=1)
-    ours = adapt(model, params, ep.support_x[0], ep.support_y[0], 0.01, 4, first_order=True,
-                 inner_optimizer="adam")
+    ours = adapt(model, params, ep.support_x[0], ep.support_y[0],
+                 InnerLoop(0.01, 4, first_order=True, optimizer="adam"))
     ref = torch_adam_phi(model, params, ep.support_x[0], ep.support_y[0], 0.01, 4)
     # 1e-9, not 1e-12: Adam divides by √v, and torch.optim orders the same formula differently
     # (√v / √(1−β2ᵗ)); on the conv biases before batch norm, whose gradients are rounding noise,
@@ -111,7 +139,8 @@ def test_adam_inner_steps_equal_torch_optim_adam():
 def test_reptile_with_adam_inner_steps_matches_torch_adam_per_task(path):
     model, params = tiny_conv4()
     ep = tiny_episode(n_tasks=3)
-    new = reptile_step(model, params, ep, 0.01, 3, 0.5, path=path, inner_optimizer="adam")
+    new = reptile_step(model, params, ep, InnerLoop(0.01, 3, first_order=True, optimizer="adam"),
+                       0.5, engine(path, model))
     phis = [torch_adam_phi(model, params, x, y, 0.01, 3)
             for x, y in zip(ep.support_x, ep.support_y)]
     ref = reptile_update({n: p.detach() for n, p in params.items()}, phis, 0.5)
@@ -123,12 +152,12 @@ def test_first_order_maml_through_adam_steps_is_the_same_on_both_paths_second_or
 
     model, params = tiny_conv4()
     ep = tiny_episode()
-    a, b = (meta_gradient(maml_outer_loss(model, params, ep, 0.01, 2, True, path=p,
-                                          inner_optimizer="adam"), params)
+    inner = InnerLoop(0.01, 2, True, optimizer="adam")
+    a, b = (meta_gradient(maml_outer_loss(model, params, ep, inner, engine(p, model)), params)
             for p in ("loop", "batched"))
     assert rel_err(a, b) <= 1e-10 and torch.isfinite(flat_values(a)).all()
     with pytest.raises(ValueError, match="first_order"):
-        maml_outer_loss(model, params, ep, 0.01, 2, False, inner_optimizer="adam")
+        InnerLoop(0.01, 2, False, optimizer="adam")
 
 
 def flat_values(grads):
@@ -136,12 +165,12 @@ def flat_values(grads):
 
 
 def test_an_unknown_inner_optimizer_is_named():
-    from metagan_lab.meta.train import MetaConfig
+    from metagan_lab.meta.config import MetaConfig
+    from metagan_lab.meta.reptile import ReptileConfig
 
-    model, params = tiny_conv4()
-    with pytest.raises(ValueError, match="inner_optimizer='rmsprop'"):
-        reptile_step(model, params, tiny_episode(1), 0.1, 1, 0.5, inner_optimizer="rmsprop")
+    with pytest.raises(ValueError, match="optimizer='rmsprop'"):
+        InnerLoop(0.1, 1, True, optimizer="rmsprop")
     with pytest.raises(ValueError, match="inner_optimizer='adamw'"):
-        MetaConfig(algorithm="reptile", inner_optimizer="adamw")
+        ReptileConfig(inner_optimizer="adamw")
     with pytest.raises(ValueError, match="maml.*first-order"):
         MetaConfig(algorithm="maml", inner_optimizer="adam")

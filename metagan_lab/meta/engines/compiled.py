@@ -50,10 +50,21 @@ def traceable_grads(support_loss: Callable[[Params], Tensor], params: Params, na
     return {n: g.detach() for n, g in grads.items()} if first_order else grads
 
 
+def _with_lr(inner: InnerLoop, inner_lr: float | Params) -> InnerLoop:
+    """``inner`` with α = ``inner_lr``, built without ``InnerLoop``'s checks: inside the compiled
+    graph a float α that changed between calls is symbolic, and ``math.isfinite`` on it breaks
+    the graph (``fullgraph=True`` then fails). α was checked when the caller's ``InnerLoop`` was
+    made."""
+    new = object.__new__(InnerLoop)
+    for name in ("steps", "first_order", "optimizer", "adapted", "loss"):
+        object.__setattr__(new, name, getattr(inner, name))
+    object.__setattr__(new, "lr", inner_lr)
+    return new
+
+
 def _predictions(model: nn.Module, inner: InnerLoop, params: Params, support_x: Tensor,
                  support_y: Tensor, query_x: Tensor, inner_lr: float | Params) -> Tensor:
-    inner = InnerLoop(inner_lr, inner.steps, inner.first_order, inner.optimizer, inner.adapted,
-                      inner.loss)
+    inner = _with_lr(inner, inner_lr)
     params_t = batched_adapt(model, params, support_x, support_y, inner, traceable_grads)   # θ'_T
     return batched_forward(model, params_t, query_x)                          # [T, N*Q, out]
 
