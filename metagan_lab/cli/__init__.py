@@ -1,8 +1,10 @@
-"""The ``metagan-lab`` command: train, eval, bench and data sub-commands.
+"""The ``metagan-lab`` command: train, eval, sample, bench, data and pretrained sub-commands.
 
 Each topic module (``cli/protonet.py``, ``cli/meta.py``, …) defines ``register(groups)`` that adds
 its sub-commands to the shared groups; ``main`` lists those modules explicitly (no registry by
-import side effect).
+import side effect). The modules only parse arguments and print: checkpoint formats, evaluation
+and sampling live in ``metagan_lab.runs``. They import from ``cli/common.py`` and never from each
+other (no import cycle).
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ import argparse
 import sys
 
 from . import data as _data
+from . import eval as _eval
 from . import gan as _gan
 from . import meta as _meta
 from . import pretrained as _pretrained
 from . import protonet as _protonet
 from . import restore as _restore
+from . import sample as _sample
 from .common import fail
 
 # One line per topic module; each has register(groups: dict[str, argparse._SubParsersAction]).
-COMMAND_MODULES = [_protonet, _data, _restore, _meta, _gan, _pretrained]
+COMMAND_MODULES = [_protonet, _eval, _sample, _data, _restore, _meta, _gan, _pretrained]
 
 
 def build_parser() -> argparse.ArgumentParser:

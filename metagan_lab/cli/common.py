@@ -1,4 +1,8 @@
-"""Shared command-line plumbing: common options, device and JSON output."""
+"""Shared command-line plumbing: common options, the data loader, device and JSON output.
+
+Nothing here imports a topic module (``cli/protonet.py``, ``cli/meta.py``, …): they all import
+from here, so the command modules form no import cycle.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..runs import DataOptions
+from ..runs import load_split as _load_split
 
-def add_common(parser: argparse.ArgumentParser, out: str | None = "runs") -> None:
-    """--device, --seed, --json (and --out when the command writes files)."""
+
+def add_common(parser: argparse.ArgumentParser, out: str | None = "runs",
+               overwrite: bool = False) -> None:
+    """--device, --seed, --json, --quiet; --out when the command writes files (default folder
+    ``out``), --overwrite with ``overwrite=True`` (for ``runs.prepare_out``)."""
     parser.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--json", action="store_true",
@@ -19,6 +28,9 @@ def add_common(parser: argparse.ArgumentParser, out: str | None = "runs") -> Non
     if out is not None:
         parser.add_argument("--out", type=Path, default=Path(out),
                             help=f"output folder for checkpoints and results (default {out}/)")
+    if out is not None and overwrite:
+        parser.add_argument("--overwrite", action="store_true",
+                            help="replace the files of an earlier run in --out")
 
 
 def add_data(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +43,18 @@ def add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="standard", choices=("standard", "lake"))
     parser.add_argument("--no-rotations", action="store_true",
                         help="do not add 90/180/270° rotated classes")
+
+
+def data_options(args: argparse.Namespace) -> DataOptions:
+    """The data options of ``add_data`` as a ``runs.DataOptions``."""
+    return DataOptions(dataset=args.dataset, root=args.data_root, download=args.download,
+                       split=args.split, rotations=not args.no_rotations,
+                       progress=not args.quiet)
+
+
+def load_split(args: argparse.Namespace):
+    """(all classes, their meta split) as the ``add_data`` options say (``runs.load_split``)."""
+    return _load_split(data_options(args))
 
 
 def positive_int(text: str) -> int:

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 import torch
 
-from ..data import load_classes, meta_split
 from ..device import resolve_device
-from ..io import atomic_save, atomic_write_json
-from .common import add_common, add_data, emit, positive_float, positive_int
+from ..runs import prepare_out, save, write_result
+from ..runs.kinds import cyclegan as cyclegan_format
+from ..runs.kinds import fewshot_gan as fewshot_format
+from ..runs.kinds import gan as gan_format
+from ..runs.kinds import vae as vae_format
+from .common import add_common, add_data, emit, load_split, positive_float, positive_int
 
 
-def _load(args):
-    data = load_classes(args.dataset, args.data_root, download=args.download,
-                        progress=not args.quiet)
-    return data, meta_split(data, args.split, rotations=not args.no_rotations)
+def _load(args: argparse.Namespace):
+    """(all classes, their meta split): ``cli.common.load_split`` (tests replace this one)."""
+    return load_split(args)
 
 
 def _non_negative_float(text: str) -> float:
@@ -27,16 +28,28 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _files(name: str) -> list[str]:
+    return [f"{name}.pt", f"{name}_results.json"]
+
+
+def _finish(result: dict, out, name: str, args: argparse.Namespace) -> int:
+    """Write <name>_results.json and print the result."""
+    write_result(result, out / f"{name}_results.json")
+    emit(result, args.json)
+    return 0
+
+
 def run_gan(args: argparse.Namespace) -> int:
     from ..gan.models import DCDiscriminator, DCGenerator, ToyDiscriminator, ToyGenerator
     from ..gan.toy2d import toy_sampler
     from ..gan.train import GANConfig, image_sampler, make_gan_state, toy_real_sampler, train_steps
 
     device = resolve_device(args.device)
-    torch.manual_seed(args.seed)
     cfg = GANConfig(loss=args.loss, lr_g=args.lr_g, lr_d=args.lr_d, d_steps=args.d_steps,
                     r1_gamma=args.r1_gamma, gp_lambda=args.gp_lambda, batch_size=args.batch_size,
                     optimizer=args.optimizer, seed=args.seed)
+    out = prepare_out(args.out, args.overwrite, _files("gan"))
+    torch.manual_seed(args.seed)
     if args.toy:
         G, D = ToyGenerator(), ToyDiscriminator()
         sampler, source = toy_real_sampler(toy_sampler(args.toy)), f"toy:{args.toy}"
@@ -50,18 +63,17 @@ def run_gan(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     train_steps(state, args.steps, progress=not args.quiet)
     seconds = time.perf_counter() - start
-    path = atomic_save({"kind": "gan", "config": dataclasses.asdict(cfg), "data": source,
-                        "generator": G.state_dict(), "discriminator": D.state_dict()},
-                       args.out / "gan.pt")
+    path = save(gan_format.checkpoint(G, D, cfg, source, args.steps,
+                                      None if args.toy else args.split,
+                                      None if args.toy else not args.no_rotations),
+                out / "gan.pt")
     h = state.history
     result = {"algorithm": "gan", "data": source, "loss": cfg.loss, "steps": args.steps,
               "seconds": round(seconds, 2), "steps_per_s": round(args.steps / seconds, 2),
               "d_loss": h["d_loss"][-1], "g_loss": h["g_loss"][-1],
               "diversity": h["diversity"][-1] if h["diversity"] else None,
               "collapse_step": state.collapse_step, "device": str(device), "checkpoint": str(path)}
-    atomic_write_json(result, args.out / "gan_results.json")
-    emit(result, args.json)
-    return 0
+    return _finish(result, out, "gan", args)
 
 
 def run_fewshot(args: argparse.Namespace) -> int:
@@ -71,17 +83,15 @@ def run_fewshot(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     cfg = FewShotGANConfig(loss=args.loss, inner_lr=args.inner_lr, inner_steps=args.inner_steps,
                            epsilon=args.epsilon, meta_batch=args.meta_batch, seed=args.seed)
+    out = prepare_out(args.out, args.overwrite, _files("fewshot_gan"))
     data, split = _load(args)
     check_k_shot(args.k_shot, split.test.n_samples - 2)
     exp = run_fewshot_experiment(split.train, split.val, split.test, cfg, args.iterations,
                                  args.pretrain_steps, args.classifier_steps, k_shot=args.k_shot,
                                  adapt_steps=args.adapt_steps, n_eval_classes=args.eval_classes,
                                  n_fake=args.n_fake, device=device, progress=not args.quiet)
-    path = atomic_save({"kind": "fewshot_gan", "config": dataclasses.asdict(cfg),
-                        "theta_g": exp.inits["reptile_adapted"][0],
-                        "theta_d": exp.inits["reptile_adapted"][1],
-                        "pretrained_g": exp.inits["pretrained_finetuned"][0]},
-                       args.out / "fewshot_gan.pt")
+    path = save(fewshot_format.checkpoint(exp, cfg, data.source, args.k_shot, args.adapt_steps,
+                                          args.iterations), out / "fewshot_gan.pt")
     result = {"algorithm": "fewshot-gan", "dataset": data.source, "device": str(device),
               "k_shot": args.k_shot, "adapt_steps": args.adapt_steps,
               "iterations": args.iterations, "eval_classes": args.eval_classes,
@@ -91,15 +101,14 @@ def run_fewshot(args: argparse.Namespace) -> int:
               "checkpoint": str(path)}
     for name, (mean, ci) in exp.summary().items():
         result[f"fd_{name}"], result[f"fd_{name}_ci95"] = round(mean, 4), round(ci, 4)
-    atomic_write_json(result, args.out / "fewshot_gan_results.json")
-    emit(result, args.json)
-    return 0
+    return _finish(result, out, "fewshot_gan", args)
 
 
 def run_vae(args: argparse.Namespace) -> int:
     from ..gan.vae import VAE, train_vae
 
     device = resolve_device(args.device)
+    out = prepare_out(args.out, args.overwrite, _files("vae"))
     data, split = _load(args)
     images = split.train.images.flatten(0, 1).unsqueeze(1).float() / 255.0    # [N, 1, 28, 28]
     torch.manual_seed(args.seed)
@@ -107,40 +116,38 @@ def run_vae(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     h = train_vae(model, images, args.steps, args.lr, seed=args.seed, progress=not args.quiet)
     seconds = time.perf_counter() - start
-    path = atomic_save({"kind": "vae", "z_dim": args.z_dim, "state_dict": model.state_dict()},
-                       args.out / "vae.pt")
+    path = save(vae_format.checkpoint(model, args.steps, args.lr, data.source), out / "vae.pt")
     last = slice(-min(50, args.steps), None)
     result = {"algorithm": "vae", "dataset": data.source, "steps": args.steps,
               "seconds": round(seconds, 2), "device": str(device), "checkpoint": str(path),
               **{k: sum(v[last]) / len(v[last]) for k, v in h.items()}}
-    emit(result, args.json)
-    return 0
+    return _finish(result, out, "vae", args)
 
 
 def run_cyclegan(args: argparse.Namespace) -> int:
     from ..gan.cyclegan import CycleGANConfig, make_cyclegan, stroke_domains, train_cyclegan
 
     device = resolve_device(args.device)
+    cfg = CycleGANConfig(lambda_cyc=args.lambda_cyc, lr=args.lr, seed=args.seed)
+    out = prepare_out(args.out, args.overwrite, _files("cyclegan"))
     data, split = _load(args)
     domain_a, domain_b = stroke_domains(split.train.images)
-    state = make_cyclegan(CycleGANConfig(lambda_cyc=args.lambda_cyc, lr=args.lr,
-                                         seed=args.seed), device)
+    state = make_cyclegan(cfg, device)
     start = time.perf_counter()
     h = train_cyclegan(state, domain_a, domain_b, args.steps, progress=not args.quiet)
     seconds = time.perf_counter() - start
-    path = atomic_save({"kind": "cyclegan", "state_dict": state.model.state_dict()},
-                       args.out / "cyclegan.pt")
+    path = save(cyclegan_format.checkpoint(state.model, cfg, args.steps, data.source),
+                out / "cyclegan.pt")
     result = {"algorithm": "cyclegan", "dataset": data.source, "steps": args.steps,
               "seconds": round(seconds, 2), "device": str(device), "checkpoint": str(path),
               **h[-1]}
-    emit(result, args.json)
-    return 0
+    return _finish(result, out, "cyclegan", args)
 
 
 def _parser(groups, name, help_text, run):
     p = groups["train"].add_parser(name, help=help_text,
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_common(p)
+    add_common(p, overwrite=True)
     add_data(p)
     p.set_defaults(run=run)
     return p

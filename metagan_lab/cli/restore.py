@@ -7,11 +7,13 @@ import time
 
 import torch
 
-from ..io import atomic_save, atomic_write_json
+from ..device import resolve_device
 from ..restore.degradations import parse_kinds
 from ..restore.evaluate import format_table
 from ..restore.experiment import ExperimentConfig, run_experiment
 from ..restore.meta import METHODS, RestoreMetaConfig
+from ..runs import prepare_out, save, write_result
+from ..runs.kinds import restorer as restorer_format
 from .common import add_common, emit, positive_float, positive_int
 
 
@@ -33,6 +35,7 @@ def _steps(text: str) -> tuple[int, ...]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Check --out, run the experiment, save the restorer checkpoint and the results table."""
     if args.threads:
         torch.set_num_threads(args.threads)
     meta = RestoreMetaConfig(method=args.method, inner_lr=args.inner_lr,
@@ -44,14 +47,13 @@ def run_train(args: argparse.Namespace) -> int:
                            iterations=args.iterations, hidden=args.hidden, depth=args.depth,
                            eval_tasks=args.eval_tasks, steps=args.steps, seed=args.seed,
                            self_supervised_rows=not args.no_self_supervised_rows)
+    device = resolve_device(args.device)
+    name = f"restore_{args.method}"
+    out_dir = prepare_out(args.out, args.overwrite, [f"{name}.pt", f"{name}_results.json"])
     torch.manual_seed(args.seed)
     start = time.perf_counter()
-    out = run_experiment(cfg, args.device, progress=not args.quiet)
-    checkpoint = {"kind": "restorer", "config": out["config"],
-                  "theta_meta": {n: p.detach().cpu() for n, p in out["theta_meta"].items()},
-                  "theta_pretrained": {n: p.detach().cpu()
-                                       for n, p in out["theta_pretrained"].items()}}
-    path = atomic_save(checkpoint, args.out / f"restore_{args.method}.pt")
+    out = run_experiment(cfg, device, progress=not args.quiet)
+    path = save(restorer_format.checkpoint(out), out_dir / f"{name}.pt")
     result = {"algorithm": f"restore-{args.method}", "images": args.images,
               "degradations": ",".join(cfg.kinds), "iterations": cfg.iterations,
               "device": out["device"], "seconds": round(time.perf_counter() - start, 2),
@@ -59,7 +61,7 @@ def run_train(args: argparse.Namespace) -> int:
               "seconds_pretrain": round(out["seconds_pretrain"], 2),
               "final_meta_loss": out["history_meta"][-1] if out["history_meta"] else None,
               "checkpoint": str(path), "table": out["rows"]}
-    atomic_write_json(result, args.out / f"restore_{args.method}_results.json")
+    write_result(result, out_dir / f"{name}_results.json")
     if args.json:
         emit(result, True)
     else:
@@ -72,7 +74,7 @@ def register(groups: dict) -> None:
     p = groups["train"].add_parser(
         "restore", help="meta-learned image restoration (MAML / FOMAML / Reptile, MZSR-style)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_common(p)
+    add_common(p, overwrite=True)
     d = RestoreMetaConfig()
     p.add_argument("--method", default=d.method, choices=METHODS)
     p.add_argument("--images", default="natural", choices=("natural", "glyphs", "omniglot"),

@@ -110,24 +110,18 @@ def load_checkpoint(spec: str | Path) -> dict:
 
 
 def model_from_checkpoint(checkpoint: dict, device: str | torch.device = "cpu"):
-    """A ProtoNet checkpoint → its Conv-4 encoder f_φ (eval mode); a meta one → a MetaLearner."""
-    kind = checkpoint.get("kind") if isinstance(checkpoint, dict) else None
-    if kind == "protonet":
-        from ..models.conv4 import Conv4
+    """The model a checkpoint holds (``runs.build_model``, every kind): a ProtoNet → its Conv-4
+    encoder f_φ (eval mode); a meta one → a MetaLearner; gan → (G, D); fewshot_gan →
+    (G, D, inits); vae → a VAE; cyclegan → a CycleGAN; restorer → (Restorer, {"meta", "pretrained"}
+    θ dicts). An unknown kind, a missing key or NaN / infinite weights is a one-line error."""
+    from ..runs import build_model
 
-        encoder = Conv4(hidden=checkpoint["config"]["hidden"])
-        encoder.load_state_dict(checkpoint["state_dict"])
-        return encoder.to(device).eval()
-    if kind == "meta":
-        from ..meta.train import learner_from_checkpoint
-
-        return learner_from_checkpoint(checkpoint, device)
-    raise ValueError(f"model_from_checkpoint: kind={kind!r}; loadable kinds are "
-                     f"{CLASSIFIER_KINDS} (GAN and restorer inits: use load_checkpoint)")
+    return build_model(checkpoint, device)
 
 
 def load_pretrained(name: str, device: str | torch.device = "cpu"):
-    """The shipped model ``name``: a Conv-4 encoder (ProtoNet) or a MetaLearner (MAML family)."""
+    """The shipped model ``name``: a Conv-4 encoder (ProtoNet), a MetaLearner (MAML family), or
+    the model of any other kind as ``model_from_checkpoint`` builds it."""
     return model_from_checkpoint(load_checkpoint(PREFIX + name.removeprefix(PREFIX)), device)
 
 

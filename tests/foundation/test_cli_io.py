@@ -10,7 +10,9 @@ import pytest
 import tomllib
 import torch
 
+import metagan_lab.runs.data as runs_data
 from metagan_lab.cli import main
+from metagan_lab.data import make_glyphs
 from metagan_lab.device import resolve_device
 from metagan_lab.io import atomic_save, safe_load
 from metagan_lab.models import Conv4
@@ -24,7 +26,18 @@ def offline(tmp_path, monkeypatch):
     monkeypatch.setenv("METAGAN_LAB_CACHE", str(tmp_path / "cache"))
 
 
-def test_train_protonet_json_checkpoint_and_eval(tmp_path, offline, capsys):
+@pytest.fixture(scope="module")
+def few_glyphs():
+    return make_glyphs(n_classes=200)
+
+
+@pytest.fixture
+def small_glyphs(few_glyphs, monkeypatch):
+    """--dataset glyphs with 200 classes (0.5 s) instead of 1623 (8 s) for every command."""
+    monkeypatch.setattr(runs_data, "load_classes", lambda *a, **k: few_glyphs)
+
+
+def test_train_protonet_json_checkpoint_and_eval(tmp_path, offline, small_glyphs, capsys):
     out = tmp_path / "run"
     assert main(["train", "protonet", "--dataset", "glyphs", "--iterations", "3", "--ways", "3",
                  "--queries", "2", "--test-episodes", "4", "--device", "cpu", "--json",
@@ -35,10 +48,15 @@ def test_train_protonet_json_checkpoint_and_eval(tmp_path, offline, capsys):
     assert 0 <= result["accuracy"] <= 1
     ckpt = torch.load(out / "protonet.pt", weights_only=True)
     assert ckpt["kind"] == "protonet" and ckpt["config"]["n_way"] == 3
+    assert json.loads((out / "protonet_results.json").read_text())["checkpoint"] == str(
+        out / "protonet.pt")
     assert main(["eval", str(out / "protonet.pt"), "--dataset", "glyphs", "--episodes", "4",
                  "--ways", "3", "--queries", "2", "--json", "--quiet", "--device", "cpu"]) == 0
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert again["episodes"] == 4 and again["n_way"] == 3
+    assert main(["eval", str(out / "protonet.pt"), "--dataset", "glyphs", "--episodes", "4",
+                 "--queries", "2", "--json", "--quiet", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_way"] == 3      # the ways it was tested with
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
@@ -51,13 +69,13 @@ def test_cuda_without_gpu_is_a_clear_error_not_a_traceback(offline):
     assert "Traceback" not in proc.stderr
 
 
-def test_bad_numbers_are_rejected_with_the_value(offline, capsys):
+def test_bad_numbers_are_rejected_with_the_value(tmp_path, offline, small_glyphs, capsys):
     with pytest.raises(SystemExit):
         main(["train", "protonet", "--ways", "0"])
     assert "got 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "protonet", "--dataset", "glyphs", "--ways", "5", "--shots", "15",
-              "--queries", "15", "--iterations", "1", "--quiet"])
+              "--queries", "15", "--iterations", "1", "--quiet", "--out", str(tmp_path)])
     assert "15 + 15 = 30 is more than the 20 samples" in capsys.readouterr().err
 
 

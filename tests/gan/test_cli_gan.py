@@ -67,3 +67,49 @@ def test_fewshot_gan_rejects_k_larger_than_the_class(capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["train", "fewshot-gan", "--k-shot", "19", "--quiet"])
     assert "k_shot" in capsys.readouterr().err
+
+
+def test_conditional_gan_checkpoint_evaluates_samples_and_old_files_load(tmp_path, capsys,
+                                                                         monkeypatch):
+    import torch
+
+    import metagan_lab.cli.gan as cli_gan
+    import metagan_lab.runs.data as runs_data
+    from metagan_lab import runs
+    from metagan_lab.data import MetaSplit, make_glyphs
+
+    data = make_glyphs(n_classes=12)
+    split = MetaSplit(data.subset(list(range(8))), None, data.subset(list(range(8, 12))))
+    monkeypatch.setattr(cli_gan, "_load", lambda args: (data, split))
+    bigger = make_glyphs(n_classes=150)                 # eval splits it: 100 validation classes
+    monkeypatch.setattr(runs_data, "load_classes", lambda *a, **k: bigger)
+    out = run_json(capsys, ["train", "gan", "--conditional", "--steps", "2", "--batch-size", "8",
+                            "--width", "8", "--z-dim", "8", "--device", "cpu", "--quiet",
+                            "--json", "--out", str(tmp_path)])
+    assert json.loads((tmp_path / "gan_results.json").read_text()) == json.loads(json.dumps(out))
+    fd = run_json(capsys, ["eval", str(tmp_path / "gan.pt"), "--samples", "8", "--json",
+                           "--quiet", "--device", "cpu", "--no-rotations"])
+    assert fd["fd"] >= 0 and fd["kind"] == "gan"
+    shown = run_json(capsys, ["sample", str(tmp_path / "gan.pt"), "--n", "8", "--json",
+                              "--quiet", "--device", "cpu"])
+    assert "labels" in shown["shows"] and (tmp_path / "gan_samples.png").is_file()
+    old = torch.load(tmp_path / "gan.pt", weights_only=True)
+    del old["arch"], old["steps"]                    # a file written before "arch" was recorded
+    G, D = runs.build_model(old)
+    assert (G.z_dim, G.n_classes, G.width) == (8, 8, 8)
+
+
+def test_vae_and_cyclegan_write_result_files(tmp_path, capsys, monkeypatch):
+    import metagan_lab.cli.gan as cli_gan
+    from metagan_lab.data import MetaSplit, make_glyphs
+
+    data = make_glyphs(n_classes=8)
+    monkeypatch.setattr(cli_gan, "_load", lambda args: (data, MetaSplit(data, None, data)))
+    common = ["--device", "cpu", "--quiet", "--json", "--out", str(tmp_path)]
+    vae = run_json(capsys, ["train", "vae", "--steps", "1", *common])
+    assert json.loads((tmp_path / "vae_results.json").read_text())["elbo"] == vae["elbo"]
+    run_json(capsys, ["train", "cyclegan", "--steps", "1", *common])
+    assert (tmp_path / "cyclegan_results.json").is_file()
+    with pytest.raises(SystemExit):
+        main(["train", "vae", "--steps", "1", *common])
+    assert "add --overwrite" in capsys.readouterr().err

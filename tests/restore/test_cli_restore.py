@@ -39,3 +39,24 @@ def test_negative_tv_weight_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit):
         main(["train", "restore", "--tv-weight", "-1"])
     assert "must be >= 0" in capsys.readouterr().err
+
+
+def test_restorer_checkpoint_evaluates_like_training_and_samples(tmp_path, capsys):
+    argv = ["train", "restore", "--images", "natural", "--degradations", "noise",
+            "--iterations", "1", "--meta-batch", "2", "--k-shot", "2", "--queries", "2",
+            "--hidden", "4", "--depth", "2", "--eval-tasks", "2", "--steps", "0,1",
+            "--inner-steps", "1", "--device", "cpu", "--out", str(tmp_path), "--json", "--quiet",
+            "--no-self-supervised-rows"]
+    assert main(argv) == 0
+    trained = json.loads(capsys.readouterr().out)
+    checkpoint = str(tmp_path / "restore_fomaml.pt")
+    assert main(["eval", checkpoint, "--json", "--quiet", "--device", "cpu"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["table"] == trained["table"]            # the training command's own protocol
+    assert set(result["psnr"]) == {r["method"] for r in trained["table"]}
+    assert main(["sample", checkpoint, "--n", "2", "--quiet", "--device", "cpu"]) == 0
+    assert (tmp_path / "restore_fomaml_samples.png").is_file()
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0

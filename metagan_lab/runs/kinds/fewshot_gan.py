@@ -1,0 +1,126 @@
+"""kind 'fewshot_gan': a Reptile-trained GAN initialisation θ_G, θ_D and the pooled DCGAN baseline
+(``metagan-lab train fewshot-gan``).
+
+Format: {"kind": "fewshot_gan", "config": FewShotGANConfig as a dict, "theta_g", "theta_d",
+"pretrained_g", "pretrained_d", "adapt_lr": α per method chosen on validation classes, "k_shot",
+"adapt_steps", "iterations", "dataset"}. Older files hold only the first four (the pooled DCGAN is
+then shown as it is, not fine-tuned).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ...types import Params
+from ..data import DataOptions, for_checkpoint, load_split
+from ..images import feature_network, rows_png
+from ..options import EvalOptions
+
+REQUIRED = ("config", "theta_g", "theta_d", "pretrained_g")
+EVAL_OPTIONS = ("shots", "episodes", "inner_steps", "samples")
+DEFAULT_SHOTS, DEFAULT_STEPS, DEFAULT_CLASSES, DEFAULT_FAKE = 4, 10, 10, 100
+
+
+def checkpoint(experiment, config, dataset: str, k_shot: int, adapt_steps: int,
+               iterations: int) -> dict:
+    """The checkpoint of a ``gan.experiment.FewShotExperiment`` run with ``config``."""
+    import dataclasses
+
+    cpu = lambda p: {k: v.detach().cpu() for k, v in p.items()}  # noqa: E731
+    tg, td = experiment.inits["reptile_adapted"]
+    pg, pd = experiment.inits["pretrained_finetuned"]
+    return {"kind": "fewshot_gan", "config": dataclasses.asdict(config), "theta_g": cpu(tg),
+            "theta_d": cpu(td), "pretrained_g": cpu(pg), "pretrained_d": cpu(pd),
+            "adapt_lr": dict(experiment.inner_lrs), "k_shot": k_shot,
+            "adapt_steps": adapt_steps, "iterations": iterations, "dataset": dataset}
+
+
+def build(ckpt: dict, device: str | torch.device = "cpu"):
+    """(G, D, inits): the DCGAN skeletons and method → (θ_G, θ_D) as in ``gan.experiment``."""
+    from ...gan.fewshot import FewShotGANConfig, make_gan
+    from ...models import params_of
+
+    cfg = FewShotGANConfig(**ckpt["config"])
+    G, D = make_gan(cfg, device)
+    G0, D0 = make_gan(cfg, device, seed=cfg.seed + 1)
+    to = lambda p: {k: v.to(device) for k, v in p.items()}  # noqa: E731
+    theta = (to(ckpt["theta_g"]), to(ckpt["theta_d"]))
+    inits: dict[str, tuple[Params, Params]] = {
+        "reptile_adapted": theta, "meta_init": theta,
+        "scratch": (params_of(G0, False), params_of(D0, False))}
+    if ckpt.get("pretrained_d") is not None:
+        inits["pretrained_finetuned"] = (to(ckpt["pretrained_g"]), to(ckpt["pretrained_d"]))
+    else:
+        inits["pretrained"] = (to(ckpt["pretrained_g"]), theta[1])    # D unused: not adapted
+    return G, D, inits
+
+
+def describe(ckpt: dict) -> dict:
+    return {"kind": "fewshot_gan", "algorithm": "fewshot-gan", "iterations":
+            ckpt.get("iterations"), "dataset": ckpt.get("dataset"), "k_shot": ckpt.get("k_shot"),
+            "adapt_steps": ckpt.get("adapt_steps"), "adapt_lr": ckpt.get("adapt_lr"),
+            "config": ckpt["config"]}
+
+
+def _adapt_lrs(ckpt: dict, methods) -> dict[str, float]:
+    chosen = ckpt.get("adapt_lr") or {}
+    return {m: chosen.get(m, ckpt["config"]["inner_lr"]) for m in methods}
+
+
+def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
+             progress: bool = False) -> dict:
+    """Fréchet distance per unseen class after K shots and k adaptation steps, each method
+    (``gan.fewshot.evaluate_fewshot``), mean ± 95 % CI over the classes."""
+    from ...gan.experiment import ADAPTED
+    from ...gan.fewshot import check_k_shot, evaluate_fewshot
+    from ...stats import mean_ci95
+
+    G, D, inits = build(ckpt, device)
+    _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
+    k = options.shots or ckpt.get("k_shot") or DEFAULT_SHOTS
+    check_k_shot(k, split.test.n_samples - 2)
+    steps = options.inner_steps if options.inner_steps is not None else \
+        ckpt.get("adapt_steps") or DEFAULT_STEPS
+    classes = min(options.episodes or DEFAULT_CLASSES, split.test.n_classes)
+    feature, name = feature_network(split.train, device)
+    adapted = tuple(m for m in inits if m in ADAPTED)
+    fd = evaluate_fewshot(G, D, inits, split.test.images, feature, k, steps,
+                          _adapt_lrs(ckpt, adapted), classes, options.samples or DEFAULT_FAKE,
+                          seed=options.seed + 2, loss=ckpt["config"]["loss"],
+                          adapt_methods=adapted)
+    result = {"algorithm": "fewshot-gan", "k_shot": k, "adapt_steps": steps,
+              "eval_classes": classes, "n_fake": options.samples or DEFAULT_FAKE,
+              "feature": name, "dataset": split.test.source}
+    for method, values in fd.items():
+        mean, ci = mean_ci95(values) if len(values) > 1 else (values[0], float("nan"))
+        result[f"fd_{method}"], result[f"fd_{method}_ci95"] = round(mean, 4), round(ci, 4)
+    return result
+
+
+def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
+           device: torch.device) -> tuple[bytes, dict]:
+    """Rows: the K shots of one unseen class, then ``n`` samples of each method after adapting
+    on those shots (the meta-initialisation and an unadapted pretrained G as they are)."""
+    seed = options.seed
+    from ...gan.experiment import ADAPTED
+    from ...gan.fewshot import adapt_gan, generate
+
+    G, D, inits = build(ckpt, device)
+    _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
+    k = ckpt.get("k_shot") or DEFAULT_SHOTS
+    steps = ckpt.get("adapt_steps") or DEFAULT_STEPS
+    gen = torch.Generator().manual_seed(seed)
+    c = int(torch.randint(split.test.n_classes, (1,), generator=gen))
+    shots = split.test.images[c, torch.randperm(split.test.n_samples, generator=gen)[:k]]
+    shots = (shots.unsqueeze(1).float() / 255.0).to(device)                   # [K, 1, 28, 28]
+    lrs = _adapt_lrs(ckpt, inits)
+    rows = {f"{k} shots": shots.cpu()}
+    for method, (tg, td) in inits.items():
+        if method in ADAPTED:
+            tg, _ = adapt_gan(G, D, tg, td, shots, steps, lrs[method], ckpt["config"]["loss"],
+                              seed=seed)
+        rows[method] = generate(G, tg, n, seed=seed).cpu().clamp(0, 1)
+    return rows_png(rows, title=f"unseen class {split.test.names[c]}: {steps} adaptation "
+                              "steps"), {"shows": f"the {k} shots of unseen class "
+                                         f"{split.test.names[c]}, then {n} samples per method: "
+                                         + ", ".join(inits)}
