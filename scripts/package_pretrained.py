@@ -29,9 +29,9 @@ from metagan_lab.pretrained import (
     file_sha256,
     load_checkpoint,
     manifest,
-    model_from_checkpoint,
     save_for_shipping,
 )
+from metagan_lab.runs import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "pretrained"
@@ -74,7 +74,7 @@ def package(run: str, test, fingerprint: str, threads: int) -> dict[str, dict]:
     source, file, entries = CLASSIFIERS[run]
     checkpoint = safe_load(RUNS / run / source)
     shipped = save_for_shipping(checkpoint, HERE / file)
-    model = model_from_checkpoint(load_checkpoint(shipped))
+    model = build_model(load_checkpoint(shipped))
     trained = record["result"]
     out = {}
     for name, ways in entries:

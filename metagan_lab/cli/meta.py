@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 
 import torch
 
@@ -20,7 +19,7 @@ from ..meta.config import MetaConfig
 from ..meta.engines import PATHS
 from ..meta.functional import INNER_OPTIMIZERS
 from ..meta.registry import ALGORITHMS, config_for
-from ..meta.train import learner_from_checkpoint, meta_test, run_meta
+from ..meta.train import run_meta
 from ..runs.out import prepare_out
 from .common import add_common, add_data, emit, load_split, positive_float, positive_int
 
@@ -83,28 +82,6 @@ def run_bench(args: argparse.Namespace) -> int:
     result = bench_meta_iteration(cfg, split.train.images, device, args.warmup, args.repeat,
                                   check=not args.no_check)
     result["dataset"] = data.source
-    emit(result, args.json)
-    return 0
-
-
-def run_eval_meta(args: argparse.Namespace, state: dict, device: torch.device) -> int:
-    """`metagan-lab eval` on a MAML-family checkpoint: accuracy ± 95% CI over new test tasks."""
-    learner = learner_from_checkpoint(state, device)
-    cfg = learner.config
-    if args.ways is not None and args.ways != cfg.n_way:
-        raise ValueError(f"--ways {args.ways}: this {cfg.algorithm} checkpoint's head has "
-                         f"{cfg.n_way} outputs; evaluate it with --ways {cfg.n_way} or "
-                         f"meta-train with --ways {args.ways}")
-    steps = cfg.eval_inner_steps if args.inner_steps is None else args.inner_steps
-    learner.config = dataclasses.replace(cfg, k_shot=args.shots, eval_query=args.queries,
-                                         eval_inner_steps=steps)
-    _, split = load_split(args)
-    start = time.perf_counter()
-    result = meta_test(learner, split.test, args.episodes, seed=args.seed + 12345)
-    result.update(algorithm=cfg.algorithm, n_way=cfg.n_way, k_shot=args.shots,
-                  inner_steps=steps, seconds=round(time.perf_counter() - start, 2),
-                  iterations=state["iteration"], device=str(device),
-                  checkpoint=str(args.checkpoint))
     emit(result, args.json)
     return 0
 

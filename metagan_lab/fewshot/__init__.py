@@ -14,6 +14,13 @@ from .protonet import (
 __all__ = ["DISTANCES", "accuracy", "cosine_similarity", "protonet_episode_logits",
            "protonet_logits", "protonet_loss", "prototypes", "squared_distances"]
 
-from .train import ProtoNetConfig, evaluate_protonet, protonet_step, train_protonet  # noqa: E402
+from .train import (  # noqa: E402
+    ProtoNetConfig,
+    encoder_from_checkpoint,
+    evaluate_protonet,
+    protonet_step,
+    train_protonet,
+)
 
-__all__ += ["ProtoNetConfig", "evaluate_protonet", "protonet_step", "train_protonet"]
+__all__ += ["ProtoNetConfig", "encoder_from_checkpoint", "evaluate_protonet", "protonet_step",
+            "train_protonet"]

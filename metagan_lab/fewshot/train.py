@@ -111,3 +111,14 @@ def evaluate_protonet(encoder: nn.Module, test: ClassImages, n_way: int = 5, k_s
     mean, ci95 = mean_ci95(accs)
     return {"accuracy": mean, "ci95": ci95, "episodes": episodes, "n_way": n_way,
             "k_shot": k_shot}
+
+
+def encoder_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu") -> nn.Module:
+    """The Conv-4 encoder f_φ of a ``kind='protonet'`` checkpoint, in eval mode (the format is
+    ``runs.kinds.protonet.checkpoint``; load the file with ``runs.load`` or ``io.safe_load``)."""
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != "protonet":
+        raise ValueError("not a ProtoNet checkpoint of metagan-lab (expected kind='protonet'); "
+                         "make one with `metagan-lab train protonet`")
+    encoder = Conv4(hidden=ckpt["config"]["hidden"])
+    encoder.load_state_dict(ckpt["state_dict"])
+    return encoder.to(device).eval()

@@ -5,7 +5,7 @@ floating tensors stored as float16 to keep the package small. ``manifest.json`` 
 records, per model: the exact command, the data fingerprint, seed, iterations, wall time, device,
 and the test accuracy ± 95 % CI measured *on the shipped file* with the protocol in ``"eval"``.
 
-    >>> from metagan_lab.pretrained import names, load_pretrained
+    >>> from metagan_lab.runs import load_pretrained, evaluate_pretrained
     >>> learner = load_pretrained("maml-5w1s")        # a MetaLearner (θ, and α for Meta-SGD)
     >>> encoder = load_pretrained("protonet-5w1s")    # a Conv-4 embedding f_φ
 
@@ -109,22 +109,6 @@ def load_checkpoint(spec: str | Path) -> dict:
     return _map_floats(safe_load(path), torch.float32)
 
 
-def model_from_checkpoint(checkpoint: dict, device: str | torch.device = "cpu"):
-    """The model a checkpoint holds (``runs.build_model``, every kind): a ProtoNet → its Conv-4
-    encoder f_φ (eval mode); a meta one → a MetaLearner; gan → (G, D); fewshot_gan →
-    (G, D, inits); vae → a VAE; cyclegan → a CycleGAN; restorer → (Restorer, {"meta", "pretrained"}
-    θ dicts). An unknown kind, a missing key or NaN / infinite weights is a one-line error."""
-    from ..runs import build_model
-
-    return build_model(checkpoint, device)
-
-
-def load_pretrained(name: str, device: str | torch.device = "cpu"):
-    """The shipped model ``name``: a Conv-4 encoder (ProtoNet), a MetaLearner (MAML family), or
-    the model of any other kind as ``model_from_checkpoint`` builds it."""
-    return model_from_checkpoint(load_checkpoint(PREFIX + name.removeprefix(PREFIX)), device)
-
-
 def evaluate(model, test: ClassImages, protocol: dict[str, Any], tasks: int | None = None,
              seed: int | None = None, device: str | torch.device = "cpu",
              progress: bool = False) -> dict[str, float]:
@@ -157,17 +141,6 @@ def evaluate(model, test: ClassImages, protocol: dict[str, Any], tasks: int | No
                                  eval_query=protocol["queries"],
                                  eval_inner_steps=protocol["inner_steps"])
     return meta_test(dataclasses.replace(model, config=config), test, n_tasks, seed=seed)
-
-
-def evaluate_pretrained(name: str, test: ClassImages, tasks: int | None = None,
-                        seed: int | None = None, device: str | torch.device = "cpu",
-                        progress: bool = False) -> dict[str, float]:
-    """Re-evaluate a shipped classifier with its manifest's protocol (fewer tasks if asked)."""
-    e = entry(name)
-    if e["kind"] not in CLASSIFIER_KINDS:
-        raise ValueError(f"{name!r} is a {e['kind']} init, not a classifier")
-    return evaluate(load_pretrained(name, device), test, e["eval"], tasks, seed, device,
-                    progress)
 
 
 def table_rows() -> list[dict[str, Any]]:
@@ -206,5 +179,5 @@ def comparison_rows() -> list[dict[str, str]]:
 
 
 __all__ = ["MANIFEST", "PREFIX", "comparison_rows", "data_fingerprint", "entry", "evaluate",
-           "evaluate_pretrained", "file_sha256", "load_checkpoint", "load_pretrained", "manifest",
-           "model_from_checkpoint", "names", "path_of", "save_for_shipping", "table_rows"]
+           "file_sha256", "load_checkpoint", "manifest",
+           "names", "path_of", "save_for_shipping", "table_rows"]

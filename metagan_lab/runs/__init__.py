@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from .data import DataOptions, check_fits, load_split
 from .evaluation import default_sample_path, evaluate, sample
-from .formats import build_model, check, describe, load, protocol, save
+from .formats import (build_model, check, describe, evaluate_pretrained, load, load_pretrained,
+                      protocol, save)
 from .kinds import KINDS
 from .options import EvalOptions
 from .out import prepare_out, write_png, write_result
 
 __all__ = ["KINDS", "DataOptions", "EvalOptions", "build_model", "check", "check_fits",
-           "default_sample_path", "describe", "evaluate", "load", "load_split", "prepare_out",
+           "default_sample_path", "describe", "evaluate", "evaluate_pretrained", "load", "load_pretrained", "load_split", "prepare_out",
            "protocol", "sample", "save", "write_png", "write_result"]

@@ -103,3 +103,22 @@ def build_model(source: Source, device: str | torch.device = "cpu"):
     (gan), (G, D, inits) (fewshot_gan), a VAE, a CycleGAN, (Restorer, thetas) (restorer)."""
     ckpt, _ = resolve(source)
     return KINDS[ckpt["kind"]].build(ckpt, device)
+
+
+def load_pretrained(name: str, device: str | torch.device = "cpu"):
+    """The shipped model ``name`` (``pretrained:`` optional) built as ``build_model`` builds it:
+    a Conv-4 encoder (ProtoNet), a MetaLearner (MAML family), (G, D, inits) for the few-shot
+    GAN, (Restorer, θ dicts) for the restorer."""
+    return build_model(load_checkpoint(PREFIX + name.removeprefix(PREFIX)), device)
+
+
+def evaluate_pretrained(name: str, test, tasks: int | None = None, seed: int | None = None,
+                        device: str | torch.device = "cpu", progress: bool = False) -> dict:
+    """Re-evaluate a shipped classifier with its manifest's protocol (fewer tasks if asked)."""
+    from ..pretrained import CLASSIFIER_KINDS, evaluate
+
+    e = entry(name)
+    if e["kind"] not in CLASSIFIER_KINDS:
+        raise ValueError(f"{name!r} is a {e['kind']} init, not a classifier")
+    return evaluate(load_pretrained(name, device), test, e["eval"], tasks, seed, device,
+                    progress)

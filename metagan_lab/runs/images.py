@@ -70,10 +70,11 @@ def feature_network(train: ClassImages | None, device: str | torch.device = "cpu
     """(φ, its name): the shipped ProtoNet encoder as a frozen feature network; without shipped
     models, a Conv-4 classifier trained for 200 steps on ``train`` (``gan.metrics``)."""
     from ..gan.metrics import FeatureNet, feature_net, train_feature_classifier
-    from ..pretrained import load_pretrained, names
+    from ..fewshot.train import encoder_from_checkpoint
+    from ..pretrained import PREFIX, load_checkpoint, names
 
     if FEATURE_MODEL in names():
-        encoder = load_pretrained(FEATURE_MODEL, device)
+        encoder = encoder_from_checkpoint(load_checkpoint(PREFIX + FEATURE_MODEL), device)
         return FeatureNet(encoder, encoder.encoder[-1][0].out_channels), \
             f"Conv-4 encoder of the shipped {FEATURE_MODEL}"
     if train is None:

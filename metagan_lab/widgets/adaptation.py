@@ -65,7 +65,7 @@ class AdaptationLab:
     def from_pretrained(cls, test: ClassImages, names=("maml-5w1s", "metasgd-5w1s", "anil-5w1s"),
                         **kwargs) -> AdaptationLab:
         """The lab on shipped models (``metagan_lab.pretrained``)."""
-        from ..pretrained import load_pretrained
+        from ..runs import load_pretrained
 
         device = kwargs.get("device", "cpu")
         return cls({n: load_pretrained(n, device) for n in names}, test, **kwargs)

@@ -15,7 +15,8 @@ import time
 import torch
 
 from ..data.splits import MetaSplit
-from ..pretrained import entry, load_checkpoint, model_from_checkpoint
+from ..pretrained import entry, load_checkpoint
+from ..runs import build_model
 
 
 def _minutes(seconds: float) -> str:
@@ -57,7 +58,7 @@ class LoadOrTrain:
         self.name, self.split, self.device = name, split, torch.device(device)
         self.check_tasks = check_tasks
         self.checkpoint = load_checkpoint(f"pretrained:{name}")
-        self.model = model_from_checkpoint(self.checkpoint, self.device)
+        self.model = build_model(self.checkpoint, self.device)
         self.source = "shipped"
         self.checks = 0
         self.card = w.HTML(card_html(name))

@@ -130,9 +130,8 @@ def test_notebook_reloads_a_protonet_and_a_restorer(trained):
     model, theta = runs.build_model(trained["restorer"])
     out = torch.func.functional_call(model, theta["meta"], (torch.zeros(1, 1, 32, 32),))
     assert out.shape == (1, 1, 32, 32)
-    from metagan_lab.pretrained import model_from_checkpoint
 
-    assert isinstance(model_from_checkpoint(runs.load(trained["vae"])), torch.nn.Module)
+    assert isinstance(runs.build_model(runs.load(trained["vae"])), torch.nn.Module)
 
 
 def _poison(ckpt, path=()):

@@ -19,15 +19,14 @@ from metagan_lab.meta.train import MetaLearner
 from metagan_lab.pretrained import (
     HERE,
     entry,
-    evaluate_pretrained,
     file_sha256,
     load_checkpoint,
-    load_pretrained,
     manifest,
     names,
     path_of,
     save_for_shipping,
 )
+from metagan_lab.runs import evaluate_pretrained, load_pretrained
 
 FIELDS = {"kind", "algorithm", "task", "file", "bytes", "sha256", "command", "data", "seed",
           "iterations", "train_seconds", "wall_seconds", "device", "trained", "result", "eval"}

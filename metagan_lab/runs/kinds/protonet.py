@@ -31,11 +31,9 @@ def checkpoint(encoder: nn.Module, config, dataset: str, split: str, rotations: 
 
 def build(ckpt: dict, device: str | torch.device = "cpu") -> nn.Module:
     """The Conv-4 encoder f_φ, in eval mode."""
-    from ...models.conv4 import Conv4
+    from ...fewshot.train import encoder_from_checkpoint
 
-    encoder = Conv4(hidden=ckpt["config"]["hidden"])
-    encoder.load_state_dict(ckpt["state_dict"])
-    return encoder.to(device).eval()
+    return encoder_from_checkpoint(ckpt, device)
 
 
 def describe(ckpt: dict) -> dict:
