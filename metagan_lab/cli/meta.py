@@ -149,6 +149,11 @@ def register(groups: dict) -> None:
     add_common(b, out=None)
     add_data(b)
     _meta_options(b, MetaConfig())
+    fields = {f.name for f in dataclasses.fields(MetaConfig)}
+    for action in b._actions:            # unset options take --algorithm's paper setting
+        if action.dest in fields:
+            action.default, action.help = argparse.SUPPRESS, f"{action.help} (default: the " \
+                "algorithm's paper setting)"
     b.add_argument("--algorithm", default="maml", choices=tuple(ALGORITHMS))
     b.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     b.add_argument("--repeat", type=positive_int, default=5, help="timed iterations (median)")

@@ -136,6 +136,11 @@ def evaluate_meta(learner: MetaLearner, data: ClassImages, n_tasks: int, seed: i
     return torch.cat(accs)[:n_tasks].cpu()
 
 
+# Cross-entropy of N-way chance is ln N (≈ 1.6 for 5 ways); a query loss above this means the
+# logits have exploded (e.g. ANIL at α = 1e6 swings between 1e4 and 2e6 with chance accuracy).
+CROSS_ENTROPY_LIMIT = 1e3
+
+
 def _fix(cfg: MetaConfig) -> str:
     return (f"Try a smaller inner learning rate (now {cfg.inner_lr}), a smaller meta learning "
             f"rate (now {cfg.meta_lr}; Reptile: epsilon, now {cfg.epsilon}), fewer inner steps "
@@ -181,6 +186,7 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
                     state=learner.state, validate=validate, val_every=cfg.val_every,
                     checkpoint=Path(out) / "checkpoint.pt" if out is not None else None,
                     max_seconds=cfg.max_seconds, desc=cfg.algorithm, fix=_fix(cfg),
+                    loss_limit=CROSS_ENTROPY_LIMIT,
                     progress=progress, is_writer=shard is None or shard.rank == 0)
     return run_loop(step, spec)
 
