@@ -7,6 +7,7 @@
 #   bash scripts/gpu_check.sh maml5      MAML 5-way 1-shot on Omniglot, 2 minutes of training
 #   bash scripts/gpu_check.sh maml20     MAML 20-way 1-shot, 8 minutes of training
 #   bash scripts/gpu_check.sh others     first-order MAML, Meta-SGD, Reptile, 5-way 1-shot
+#   bash scripts/gpu_check.sh dist       torchrun over all GPUs: meta-training tasks/s, 1 vs N
 #
 # Each part ends within BUDGET seconds (default 570, under the device tool's 10-minute limit per
 # command): a step gets what is left, and a step with under 30 s left is skipped.
@@ -71,7 +72,16 @@ train() {  # train NAME ALGORITHM SECONDS ARGS...: meta-train for SECONDS of wal
   shift 3
   step "$name" 600 train "$algorithm" --iterations 100000 --max-seconds "$(n "$seconds" 5)" \
     --val-every "$(n 1000 3)" --val-tasks "$(n 100 2)" --test-tasks "$(n 600 4)" \
-    --out "$OUT/runs" "$@"
+    --out "$OUT/runs" --overwrite "$@"
+}
+
+dist() {  # torchrun over every GPU of the machine: tasks/s of meta-training, 1 process vs all
+  local gpus; gpus=$(nvidia-smi -L 2>/dev/null | wc -l); [ "$gpus" -ge 1 ] || gpus=2
+  local left=$((DEADLINE - SECONDS))
+  echo "== dist: scripts/bench_distributed.py --procs 1 $gpus" | tee -a "$OUT/stderr.log"
+  timeout "$left" "$PY" scripts/bench_distributed.py --procs 1 "$gpus" --device "$DEVICE" \
+    --iterations "$(n 50 3)" -- --path batched --meta-batch "$(n 32 4)" 2>>"$OUT/stderr.log" \
+    | sed 's/^{/{"step": "dist", /' | tee -a "$OUT/gpu.jsonl"
 }
 
 case "${1:-bench}" in
@@ -84,5 +94,6 @@ case "${1:-bench}" in
     train train-metasgd-5w1s metasgd 100 --path "$C"
     train train-reptile-5w1s reptile 100 --path batched --inner-optimizer adam --inner-lr 0.001 \
       --train-shots 10 --inner-steps 5 --eval-inner-steps 50 ;;
-  *) echo "usage: $0 bench|maml5|maml20|others" >&2; exit 2 ;;
+  dist) dist ;;
+  *) echo "usage: $0 bench|maml5|maml20|others|dist" >&2; exit 2 ;;
 esac
