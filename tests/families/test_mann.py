@@ -1,0 +1,158 @@
+"""Memory-based meta-learning (``blackbox.mann``): the offset-label sequence on a 2-way 2-shot toy
+written out by hand, the shuffle and its undoing, instance accuracies counted by hand, and a few
+Adam steps lowering the query loss of a fixed tiny episode."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from metagan_lab.blackbox.mann import (
+    MANN,
+    accuracy_by_instance,
+    instance_index,
+    label_sequence,
+    mann_instance_accuracy,
+    mann_logits,
+    mann_loss,
+    sequence_order,
+)
+from metagan_lab.types import Episode
+
+
+def toy_episode(n_way=2, k_shot=2, n_query=1, n_tasks=1, side=2):
+    """Item i of a task is an image filled with the number 10·task + i (support first, then
+    queries); labels class-major as ``sample_episode`` gives them."""
+    s, q = n_way * k_shot, n_way * n_query
+    ids = (torch.arange(n_tasks)[:, None] * 10 + torch.arange(s + q)).double()    # [T, S+Q']
+    images = ids[..., None, None, None].expand(-1, -1, 1, side, side).clone()
+    support_y = torch.arange(n_way).repeat_interleave(k_shot).expand(n_tasks, -1).contiguous()
+    query_y = torch.arange(n_way).repeat_interleave(n_query).expand(n_tasks, -1).contiguous()
+    return Episode(images[:, :s], support_y, images[:, s:], query_y)
+
+
+def test_label_sequence_2way_2shot_by_hand_offset_labels():
+    ep = toy_episode()                    # support ids 0..3 (y 0, 0, 1, 1), queries 4, 5
+    seq = label_sequence(ep.support_x, ep.support_y, ep.query_x, n_way=2)
+    # position t: the image of item t (4 pixels), then the one-hot label of item t−1
+    expected = torch.tensor([[0, 0, 0, 0, 0, 0],         # first item: no label yet
+                             [1, 1, 1, 1, 1, 0],         # y_0 = 0
+                             [2, 2, 2, 2, 1, 0],         # y_1 = 0
+                             [3, 3, 3, 3, 0, 1],         # y_2 = 1
+                             [4, 4, 4, 4, 0, 1],         # first query carries y_3 = 1
+                             [5, 5, 5, 5, 0, 0]], dtype=torch.float64)   # query label hidden
+    assert seq.inputs.shape == (1, 6, 4 + 2)
+    torch.testing.assert_close(seq.inputs[0], expected, rtol=0, atol=0)
+    assert seq.order.tolist() == [[0, 1, 2, 3, 4, 5]]
+
+
+def test_shuffled_order_is_the_generators_and_labels_travel_with_their_images():
+    ep = toy_episode(n_way=3, k_shot=2, n_query=2, n_tasks=4)
+    s, q = 6, 6
+    seq = label_sequence(ep.support_x, ep.support_y, ep.query_x, 3,
+                         torch.Generator().manual_seed(7))
+    g = torch.Generator().manual_seed(7)                  # the same draws, written out again
+    support = torch.rand(4, s, generator=g).argsort(1)
+    query = torch.rand(4, q, generator=g).argsort(1) + s
+    assert torch.equal(seq.order, torch.cat([support, query], 1))
+    assert all(sorted(row[:s]) == list(range(s)) for row in seq.order.tolist())
+    items = torch.cat([ep.support_y, ep.query_y], 1)
+    for t in range(4):
+        for p in range(s + q):
+            item = int(seq.order[t, p])
+            assert seq.inputs[t, p, 0] == 10 * t + item                   # the image of item
+            shown = seq.inputs[t, p, 4:]
+            if 1 <= p <= s:                                               # y of the previous item
+                prev = int(seq.order[t, p - 1])
+                assert torch.equal(shown, F.one_hot(items[t, prev], 3).double())
+            else:
+                assert not shown.any()
+    again = label_sequence(ep.support_x, ep.support_y, ep.query_x, 3,
+                           torch.Generator().manual_seed(7))
+    assert torch.equal(again.inputs, seq.inputs)                          # deterministic
+    assert not torch.equal(seq.order[0], seq.order[1])                    # per task
+
+
+class PixelLogits(nn.Module):
+    """A stand-in for the LSTM whose logits at a position are the first pixels of that position's
+    image: any reordering error shows up as wrong rows."""
+
+    def __init__(self, n_way):
+        super().__init__()
+        self.n_way, self.order_generator = n_way, torch.Generator().manual_seed(3)
+
+    def forward(self, inputs):
+        return inputs[..., : self.n_way]
+
+
+def test_mann_logits_rows_are_the_episode_queries_whatever_the_reading_order():
+    ep = toy_episode(n_way=2, k_shot=3, n_query=4, n_tasks=3)
+    logits = mann_logits(PixelLogits(2), ep)                              # model's own shuffle
+    expected = ep.query_x.flatten(2)[..., :2]                             # [T, N*Q, 2]
+    torch.testing.assert_close(logits, expected, rtol=0, atol=0)
+    assert mann_logits(PixelLogits(2), ep).shape == (3, 8, 2)
+
+
+def test_sequence_order_without_generator_is_the_episode_order():
+    assert sequence_order(2, 3, 2).tolist() == [[0, 1, 2, 3, 4]] * 2
+
+
+def test_instance_index_and_accuracy_by_instance_by_hand():
+    labels = torch.tensor([[0, 1, 0, 1, 1, 0]])
+    assert instance_index(labels).tolist() == [[1, 1, 2, 2, 3, 3]]
+    predicted = torch.tensor([[1, 1, 0, 0, 1, 0]])                        # right: -, y, y, -, y, y
+    logits = F.one_hot(predicted, 2).double()
+    # 1st instances: positions 0, 1 → 1/2; 2nd: 2, 3 → 1/2; 3rd: 4, 5 → 2/2
+    expected = torch.tensor([0.5, 0.5, 1.0], dtype=torch.float64)
+    torch.testing.assert_close(accuracy_by_instance(logits, labels), expected, rtol=0, atol=0)
+    # support 0,0,1,1 (labelled), queries 0,1 (never shown): queries are 3rd instances
+    labels = torch.tensor([[0, 0, 1, 1, 0, 1], [1, 0, 0, 1, 1, 0]])
+    assert instance_index(labels, n_labelled=4).tolist() == [[1, 2, 1, 2, 3, 3],
+                                                             [1, 1, 2, 2, 3, 3]]
+    predicted = torch.tensor([[1, 0, 1, 1, 0, 0], [1, 1, 0, 1, 1, 0]])
+    # task 0 right at positions 1, 2, 3, 4; task 1 right at 0, 2, 3, 4, 5
+    # k=1: (pos 0 n, 2 y | 0 y, 1 n) → 2/4; k=2: (1 y, 3 y | 2 y, 3 y) → 4/4;
+    # k=3: (4 y, 5 n | 4 y, 5 y) → 3/4
+    got = accuracy_by_instance(F.one_hot(predicted, 2).double(), labels, n_labelled=4)
+    expected = torch.tensor([0.5, 1.0, 0.75], dtype=torch.float64)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="must be"):
+        accuracy_by_instance(logits[0], labels[0])
+
+
+def fixed_episode(n_way=2, k_shot=2, n_query=2, n_tasks=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n_tasks, n_way, k_shot + n_query, 1, 28, 28, generator=g,
+                   dtype=torch.float64)
+    support_x = x[:, :, :k_shot].flatten(1, 2)
+    query_x = x[:, :, k_shot:].flatten(1, 2)
+    support_y = torch.arange(n_way).repeat_interleave(k_shot).expand(n_tasks, -1).contiguous()
+    query_y = torch.arange(n_way).repeat_interleave(n_query).expand(n_tasks, -1).contiguous()
+    return Episode(support_x, support_y, query_x, query_y)
+
+
+@pytest.mark.parametrize("encoder", ["flat", "conv4"])
+def test_a_few_adam_steps_lower_the_query_loss_of_a_fixed_episode(encoder):
+    torch.manual_seed(0)
+    model = MANN(2, hidden=16, encoder=encoder, conv_hidden=8).double()
+    ep = fixed_episode()
+    first, _ = mann_loss(model, ep, torch.Generator().manual_seed(1))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(15):
+        loss, _ = mann_loss(model, ep)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    last, acc = mann_loss(model, ep, torch.Generator().manual_seed(1))
+    assert last.item() < 0.8 * first.item()
+    assert 0 <= acc.item() <= 1
+    per_instance = mann_instance_accuracy(model, ep)                      # K = 2: k = 1, 2, 3
+    assert per_instance.shape == (3,)
+
+
+def test_mann_refuses_inputs_not_built_by_label_sequence():
+    model = MANN(3, hidden=8)
+    with pytest.raises(ValueError, match="label_sequence"):
+        model(torch.zeros(1, 4, 784))
+    with pytest.raises(ValueError, match="encoder"):
+        MANN(3, encoder="transformer")
