@@ -6,24 +6,25 @@ homework 1: the memory is the LSTM's state, not an external memory matrix.
 
 paper symbol                        code name
 x_t (image, flattened to 784)       inputs[..., :C*H*W]
-y_{t−1} (previous label, one-hot)   inputs[..., C*H*W:]       (zero at t = 0 and on queries)
-(x_t, y_{t−1}) for t = 1 … L        label_sequence(support_x, support_y, query_x, n_way)
-p(ŷ_t | x_1..t, y_1..t−1)           softmax of MANN(inputs)[:, t]
+y_{t−1} (previous label, one-hot)   inputs[..., C*H*W:]       (zero at t = 0)
+(x_t, y_{t−1}) for t = 1 … S, Q'    label_sequence(support_x, support_y, query_x, n_way)
+p(ŷ_t | x_1..t, y_1..t−1)           softmax of MANN(inputs, S)[:, t]
 L = −Σ_query log p(y_t)             mann_loss(model, episode)    (cross-entropy on queries only)
 k-th instance accuracy              accuracy_by_instance(logits, labels, n_labelled)
 
 The one label convention (Santoro et al.'s, "offset by one time step"): position t carries the
-image x_t and the one-hot label of the item *before* it, y_{t−1}. The first position carries a
-zero label; the first query carries the last support label; the other queries carry a zero label,
-since their labels are what is predicted. So every prediction at t, support or query, is made
-before y_t is shown, and the k-th time a class appears the learner has seen k − 1 labelled
-examples of it (Santoro et al.'s "1st instance", "2nd instance", … accuracies).
+image x_t and the one-hot label of the item *before* it, y_{t−1}; the first position carries a
+zero label. Every query is read as the item that follows the whole support set: it carries the
+last support label y_{S−1}, and the LSTM reads it from its state after the support, on its own
+(queries never see each other, so the number and order of queries changes nothing; a query's
+label is never shown). So every prediction, support or query, is made before its label is shown,
+and the k-th time a class appears the learner has seen k − 1 labelled examples of it (Santoro et
+al.'s "1st instance", "2nd instance", … accuracies; the queries are the (K+1)-th).
 
-Order: the support items are shuffled per task, and so are the queries (kept after the support).
-Episodes list both class-major (0, 0, 1, 1, …); read in that order, an LSTM would learn the label
-from the position alone. Training passes a fresh permutation every call (the model's own seeded
-``order_generator``); ``generator=None`` in ``label_sequence`` keeps the episode's order, for
-hand checks only.
+Order: the support items are shuffled per task. Episodes list them class-major (0, 0, 1, 1, …);
+read in that order, the LSTM could learn labels from positions. Training draws a fresh permutation
+every call (the model's own seeded ``order_generator``); ``generator=None`` in ``label_sequence``
+keeps the episode's order, for hand checks only.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class LabelSequence(NamedTuple):
 
     inputs [T, L, C*H*W + N]  (image, previous label) at each position, L = S + Q'
     order  [T, L]             order[t, p] = index of the item at position p in the episode's
-                              support ++ query list (support 0..S−1, queries S..S+Q'−1)
+                              support ++ query list (support 0..S−1 shuffled, then the queries
+                              S..S+Q'−1 in the episode's order)
     """
 
     inputs: Tensor
@@ -57,24 +59,25 @@ class LabelSequence(NamedTuple):
 
 def sequence_order(n_tasks: int, n_support: int, n_query: int,
                    generator: torch.Generator | None = None) -> Tensor:
-    """[T, S + Q'] item order: support shuffled per task, then queries shuffled per task.
+    """[T, S + Q'] item order: the support shuffled per task, then the queries in order.
 
     ``generator=None``: the episode's order 0 … S+Q'−1 (for hand checks; never for training)."""
+    queries = torch.arange(n_support, n_support + n_query).expand(n_tasks, -1)
     if generator is None:
-        return torch.arange(n_support + n_query).expand(n_tasks, -1).clone()
-    dev = generator.device
-    support = torch.rand(n_tasks, n_support, generator=generator, device=dev).argsort(dim=1)
-    query = torch.rand(n_tasks, n_query, generator=generator, device=dev).argsort(dim=1)
-    return torch.cat([support, query + n_support], dim=1).cpu()             # [T, S+Q']
+        support = torch.arange(n_support).expand(n_tasks, -1)
+    else:
+        rand = torch.rand(n_tasks, n_support, generator=generator, device=generator.device)
+        support = rand.argsort(dim=1).cpu()
+    return torch.cat([support, queries], dim=1)                            # [T, S+Q']
 
 
-def previous_labels(labels: Tensor, n_labelled: int, n_way: int, dtype: torch.dtype) -> Tensor:
-    """One-hot y_{t−1} at each position t of labels [T, L]: zero at t = 0 and wherever item t−1
-    is unlabelled (t − 1 >= n_labelled, the queries after the first). → [T, L, N]."""
-    onehot = F.one_hot(labels, n_way).to(dtype)                             # [T, L, N]
-    shown = torch.zeros_like(onehot)
-    shown[:, 1:n_labelled + 1] = onehot[:, :n_labelled]
-    return shown
+def previous_labels(support_y: Tensor, n_query: int, n_way: int, dtype: torch.dtype) -> Tensor:
+    """One-hot y_{t−1} at each position t: zero at t = 0, y_{t−1} on the support, the last
+    support label y_{S−1} on every query. support_y [T, S] in reading order → [T, S+Q', N]."""
+    onehot = F.one_hot(support_y, n_way).to(dtype)                         # [T, S, N]
+    first = torch.zeros_like(onehot[:, :1])                                # [T, 1, N]
+    last = onehot[:, -1:].expand(-1, n_query, -1)                          # [T, Q', N]
+    return torch.cat([first, onehot[:, :-1], last], dim=1)
 
 
 def _check_episode_shapes(where: str, support_x: Tensor, support_y: Tensor,
@@ -94,7 +97,7 @@ def label_sequence(support_x: Tensor, support_y: Tensor, query_x: Tensor, n_way:
 
     support_x [T, S, C, H, W], support_y [T, S], query_x [T, Q', C, H, W] →
     inputs [T, S+Q', C*H*W + N], order [T, S+Q'] (see ``LabelSequence``). The support items are
-    shuffled per task by ``generator``, then the queries; query labels are never shown.
+    shuffled per task by ``generator``; every query carries y_{S−1}; query labels are never shown.
     """
     positive_int("n_way", n_way)
     _check_episode_shapes("label_sequence", support_x, support_y, query_x)
@@ -103,13 +106,13 @@ def label_sequence(support_x: Tensor, support_y: Tensor, query_x: Tensor, n_way:
     order = sequence_order(t, s, q, generator).to(support_x.device)        # [T, L]
     images = torch.cat([support_x, query_x], dim=1).flatten(2)             # [T, L, C*H*W]
     images = images.gather(1, order[..., None].expand(-1, -1, images.shape[-1]))
-    labels = torch.cat([support_y, support_y.new_zeros(t, q)], dim=1).gather(1, order)
-    shown = previous_labels(labels, s, n_way, images.dtype)                # [T, L, N]
+    shown = previous_labels(support_y.gather(1, order[:, :s]), q, n_way, images.dtype)
     return LabelSequence(torch.cat([images, shown], dim=-1), order)
 
 
 class MANN(nn.Module):
-    """inputs [T, L, C*H*W + N] → logits [T, L, N]: image encoder, then a 2-layer LSTM.
+    """(inputs [T, L, C*H*W + N], S) → logits [T, L, N]: image encoder, then a 2-layer LSTM
+    over the S support positions; each query position is one more step from the state after them.
 
     ``encoder='flat'`` (CS330 homework 1): the flattened image and label go straight into the
     LSTM. ``encoder='conv4'``: each image goes through a Conv-4 first (``conv_hidden`` features).
@@ -134,17 +137,25 @@ class MANN(nn.Module):
         self.readout = nn.Linear(hidden, n_way)
         self.order_generator = torch.Generator().manual_seed(order_seed)
 
-    def forward(self, inputs: Tensor) -> Tensor:
-        if inputs.dim() != 3 or inputs.shape[-1] != self.image_size + self.n_way:
+    def forward(self, inputs: Tensor, n_support: int) -> Tensor:
+        if (inputs.dim() != 3 or inputs.shape[-1] != self.image_size + self.n_way
+                or not 0 < n_support <= inputs.shape[1]):
             raise ValueError(f"MANN: inputs {tuple(inputs.shape)} must be [T, L, "
-                             f"{self.image_size} + {self.n_way}] (image, previous label); "
-                             "build them with label_sequence")
+                             f"{self.image_size} + {self.n_way}] (image, previous label) with "
+                             f"0 < n_support={n_support} <= L; build them with label_sequence")
         t, length = inputs.shape[:2]
         x, shown = inputs[..., :self.image_size], inputs[..., self.image_size:]
         if self.encoder is not None:
             x = self.encoder(x.reshape(t * length, *self.image_shape)).view(t, length, -1)
-        h, _ = self.lstm(torch.cat([x, shown], dim=-1))                    # [T, L, hidden]
-        return self.readout(h)                                             # [T, L, N]
+        x = torch.cat([x, shown], dim=-1)                                  # [T, L, F+N]
+        h_support, (h, c) = self.lstm(x[:, :n_support])                    # [T, S, hidden]
+        q = length - n_support
+        if q == 0:
+            return self.readout(h_support)
+        start = (h.repeat_interleave(q, dim=1), c.repeat_interleave(q, dim=1))  # [layers, T*Q', H]
+        h_query, _ = self.lstm(x[:, n_support:].reshape(t * q, 1, -1), start)   # [T*Q', 1, H]
+        h_all = torch.cat([h_support, h_query.view(t, q, -1)], dim=1)     # [T, L, hidden]
+        return self.readout(h_all)                                         # [T, L, N]
 
 
 def mann_sequence(model: MANN, episode: Episode,
@@ -155,23 +166,14 @@ def mann_sequence(model: MANN, episode: Episode,
     gen = model.order_generator if generator is None else generator
     seq = label_sequence(episode.support_x, episode.support_y, episode.query_x, model.n_way, gen)
     labels = torch.cat([episode.support_y, episode.query_y], dim=1).gather(1, seq.order)
-    return model(seq.inputs), labels, seq.order
-
-
-def query_in_episode_order(sequence_logits: Tensor, order: Tensor, n_support: int) -> Tensor:
-    """The query positions' logits [T, L, N] put back in the episode's query order
-    → [T, Q', N] (position p holds query item order[p] − S)."""
-    back = (order[:, n_support:] - n_support).argsort(dim=1)               # [T, Q']
-    query = sequence_logits[:, n_support:]
-    return query.gather(1, back[..., None].expand(-1, -1, query.shape[-1]))
+    return model(seq.inputs, episode.support_x.shape[1]), labels, seq.order
 
 
 def mann_logits(model: MANN, episode: Episode,
                 generator: torch.Generator | None = None) -> Tensor:
-    """Query logits [T, N*Q, N], row i for ``episode.query_x[:, i]`` (whatever order they were
-    read in)."""
-    logits, _, order = mann_sequence(model, episode, generator)
-    return query_in_episode_order(logits, order, episode.support_x.shape[1])
+    """Query logits [T, N*Q, N], row i for ``episode.query_x[:, i]``."""
+    logits, _, _ = mann_sequence(model, episode, generator)
+    return logits[:, episode.support_x.shape[1]:]
 
 
 def mann_loss(model: MANN, episode: Episode,

@@ -5,7 +5,6 @@ Adam steps lowering the query loss of a fixed tiny episode."""
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from metagan_lab.blackbox.mann import (
     MANN,
@@ -39,8 +38,8 @@ def test_label_sequence_2way_2shot_by_hand_offset_labels():
                              [1, 1, 1, 1, 1, 0],         # y_0 = 0
                              [2, 2, 2, 2, 1, 0],         # y_1 = 0
                              [3, 3, 3, 3, 0, 1],         # y_2 = 1
-                             [4, 4, 4, 4, 0, 1],         # first query carries y_3 = 1
-                             [5, 5, 5, 5, 0, 0]], dtype=torch.float64)   # query label hidden
+                             [4, 4, 4, 4, 0, 1],         # every query follows the support:
+                             [5, 5, 5, 5, 0, 1]], dtype=torch.float64)   # y_3 = 1
     assert seq.inputs.shape == (1, 6, 4 + 2)
     torch.testing.assert_close(seq.inputs[0], expected, rtol=0, atol=0)
     assert seq.order.tolist() == [[0, 1, 2, 3, 4, 5]]
@@ -53,7 +52,7 @@ def test_shuffled_order_is_the_generators_and_labels_travel_with_their_images():
                          torch.Generator().manual_seed(7))
     g = torch.Generator().manual_seed(7)                  # the same draws, written out again
     support = torch.rand(4, s, generator=g).argsort(1)
-    query = torch.rand(4, q, generator=g).argsort(1) + s
+    query = torch.arange(s, s + q).expand(4, -1)                          # queries in order
     assert torch.equal(seq.order, torch.cat([support, query], 1))
     assert all(sorted(row[:s]) == list(range(s)) for row in seq.order.tolist())
     items = torch.cat([ep.support_y, ep.query_y], 1)
@@ -62,35 +61,30 @@ def test_shuffled_order_is_the_generators_and_labels_travel_with_their_images():
             item = int(seq.order[t, p])
             assert seq.inputs[t, p, 0] == 10 * t + item                   # the image of item
             shown = seq.inputs[t, p, 4:]
-            if 1 <= p <= s:                                               # y of the previous item
-                prev = int(seq.order[t, p - 1])
-                assert torch.equal(shown, F.one_hot(items[t, prev], 3).double())
-            else:
+            if p == 0:
                 assert not shown.any()
+            else:                                 # y of the previous item, the last support one
+                prev = int(seq.order[t, min(p, s) - 1])                   # for every query
+                assert torch.equal(shown, F.one_hot(items[t, prev], 3).double())
     again = label_sequence(ep.support_x, ep.support_y, ep.query_x, 3,
                            torch.Generator().manual_seed(7))
     assert torch.equal(again.inputs, seq.inputs)                          # deterministic
     assert not torch.equal(seq.order[0], seq.order[1])                    # per task
 
 
-class PixelLogits(nn.Module):
-    """A stand-in for the LSTM whose logits at a position are the first pixels of that position's
-    image: any reordering error shows up as wrong rows."""
-
-    def __init__(self, n_way):
-        super().__init__()
-        self.n_way, self.order_generator = n_way, torch.Generator().manual_seed(3)
-
-    def forward(self, inputs):
-        return inputs[..., : self.n_way]
-
-
-def test_mann_logits_rows_are_the_episode_queries_whatever_the_reading_order():
-    ep = toy_episode(n_way=2, k_shot=3, n_query=4, n_tasks=3)
-    logits = mann_logits(PixelLogits(2), ep)                              # model's own shuffle
-    expected = ep.query_x.flatten(2)[..., :2]                             # [T, N*Q, 2]
-    torch.testing.assert_close(logits, expected, rtol=0, atol=0)
-    assert mann_logits(PixelLogits(2), ep).shape == (3, 8, 2)
+def test_each_query_is_read_on_its_own_after_the_support():
+    """Row i of mann_logits equals reading the support and then query i alone (same support
+    order): queries neither see each other nor depend on how many there are."""
+    torch.manual_seed(0)
+    model = MANN(2, image_shape=(1, 2, 2), hidden=5).double()
+    ep = toy_episode(n_way=2, k_shot=3, n_query=2, n_tasks=3)
+    logits = mann_logits(model, ep, torch.Generator().manual_seed(4))    # [T, 4, 2]
+    assert logits.shape == (3, 4, 2)
+    for i in range(4):
+        alone = Episode(ep.support_x, ep.support_y, ep.query_x[:, i:i + 1],
+                        ep.query_y[:, i:i + 1])
+        one = mann_logits(model, alone, torch.Generator().manual_seed(4))
+        torch.testing.assert_close(one[:, 0], logits[:, i], rtol=1e-12, atol=1e-12)
 
 
 def test_sequence_order_without_generator_is_the_episode_order():
@@ -153,6 +147,6 @@ def test_a_few_adam_steps_lower_the_query_loss_of_a_fixed_episode(encoder):
 def test_mann_refuses_inputs_not_built_by_label_sequence():
     model = MANN(3, hidden=8)
     with pytest.raises(ValueError, match="label_sequence"):
-        model(torch.zeros(1, 4, 784))
+        model(torch.zeros(1, 4, 784), 2)
     with pytest.raises(ValueError, match="encoder"):
         MANN(3, encoder="transformer")
