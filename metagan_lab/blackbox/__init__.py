@@ -10,6 +10,7 @@ from .hypernet import (
     generated_head,
     head_images,
     head_logits,
+    head_steps,
     hypernet_logits,
     hypernet_loss,
 )
@@ -27,5 +28,5 @@ from .mann import (
 
 __all__ = ["MANN", "HyperNet", "LabelSequence", "accuracy_by_instance", "adapt_head",
            "class_embeddings", "generate_head", "generated_head", "head_images", "head_logits",
-           "hypernet_logits", "hypernet_loss", "instance_index", "label_sequence",
+           "head_steps", "hypernet_logits", "hypernet_loss", "instance_index", "label_sequence",
            "mann_instance_accuracy", "mann_logits", "mann_loss", "mann_sequence"]

@@ -10,8 +10,9 @@ f_φ(x)                                model.encoder(x) → [B, D] (Conv-4)
 c_k = (1/K) Σ_{y_i = k} f_φ(x_i)      class_embeddings(support_emb, support_y, n_way)
 (w_k, b_k) = h_ψ(c_k)                 generate_head(model.hyper, c) → W [T, N, D], b [T, N]
 logits = W f_φ(x̂) + b                 head_logits(z, W, b)
-(W, b) ← (W, b) − α ∇ L_support       adapt_head(z_s, y_s, W, b, inner): k first-order steps
-the whole learner                     hypernet_logits(model, episode) → [T, N*Q, N]
+(W, b) ← (W, b) − α ∇ L_support       adapt_head(z_s, y_s, W, b, inner): k first-order steps,
+                                      inner = head_steps(k, α)
+the whole learner                     hypernet_logits(model, episode, inner) → [T, N*Q, N]
 
 h_ψ is one MLP applied to each class embedding on its own, so the generator is permutation-
 equivariant: relabelling the classes permutes the rows of (W, b) and the columns of the logits.
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checks import positive_int, positive_number
+from ..checks import positive_int
 from ..fewshot.protonet import prototypes
 from ..meta.functional import InnerLoop, inner_loop, per_task_losses
 from ..models.conv4 import Conv4
@@ -37,25 +38,24 @@ from ..types import Episode
 class HyperNet(nn.Module):
     """f_φ (Conv-4, ``hidden`` features) and h_ψ: D → ``hyper_hidden`` → D + 1 (ReLU MLP).
 
-    ``inner_steps`` k and ``inner_lr`` α: first-order SGD steps on the support set from the
-    generated head (k = 0: the generated head is the classifier).
+    The inner steps are not part of the network: pass ``head_steps(k, α)`` to the functions.
     """
 
-    def __init__(self, hidden: int = 64, hyper_hidden: int = 128, in_channels: int = 1,
-                 inner_steps: int = 0, inner_lr: float = 0.1):
+    def __init__(self, hidden: int = 64, hyper_hidden: int = 128, in_channels: int = 1):
         super().__init__()
         positive_int("hidden", hidden)
         positive_int("hyper_hidden", hyper_hidden)
-        positive_int("inner_steps", inner_steps, minimum=0)
-        positive_number("inner_lr", inner_lr, "try 0.1")
         self.encoder = Conv4(in_channels, hidden)
         self.hyper = nn.Sequential(nn.Linear(hidden, hyper_hidden), nn.ReLU(),
                                    nn.Linear(hyper_hidden, hidden + 1))
-        self.inner_steps, self.inner_lr = inner_steps, inner_lr
 
-    def inner(self) -> InnerLoop:
-        """k first-order steps of (W, b) ← (W, b) − α ∇ L_support."""
-        return InnerLoop(lr=self.inner_lr, steps=self.inner_steps, first_order=True)
+
+def head_steps(steps: int, lr: float) -> InnerLoop:
+    """k first-order SGD steps of (W, b) ← (W, b) − α ∇ L_support (k = 0: none)."""
+    return InnerLoop(lr=lr, steps=steps, first_order=True)
+
+
+NO_STEPS = head_steps(0, 1.0)
 
 
 def class_embeddings(support_emb: Tensor, support_y: Tensor, n_way: int) -> Tensor:
@@ -116,29 +116,31 @@ def embed_episode(encoder: nn.Module, support_x: Tensor, query_x: Tensor) -> tup
 
 
 def generated_head(model: HyperNet, support_x: Tensor, support_y: Tensor,
-                   n_way: int | None = None, adapted: bool = True) -> tuple[Tensor, Tensor]:
-    """The head a task gets: (W [T, N, D], b [T, N]) = h_ψ(c_k), after the model's k inner steps
-    when ``adapted`` (the generated initialisation itself with ``adapted=False``)."""
+                   inner: InnerLoop = NO_STEPS, n_way: int | None = None
+                   ) -> tuple[Tensor, Tensor]:
+    """The head a task gets: (W [T, N, D], b [T, N]) = h_ψ(c_k), then ``inner`` steps (none by
+    default: the generated initialisation itself). N defaults to max(support_y) + 1."""
     support_emb = model.encoder(support_x.flatten(0, 1)).view(*support_x.shape[:2], -1)
     n = _n_way(support_y, n_way)
     weight, bias = generate_head(model.hyper, class_embeddings(support_emb, support_y, n))
-    if adapted:
-        weight, bias = adapt_head(support_emb, support_y, weight, bias, model.inner())
-    return weight, bias
+    return adapt_head(support_emb, support_y, weight, bias, inner)
 
 
-def hypernet_logits(model: HyperNet, episode: Episode, n_way: int | None = None) -> Tensor:
-    """Query logits [T, N*Q, N] = W' f_φ(x̂) + b', (W', b') = the generated head after k steps."""
+def hypernet_logits(model: HyperNet, episode: Episode, inner: InnerLoop = NO_STEPS,
+                    n_way: int | None = None) -> Tensor:
+    """Query logits [T, N*Q, N] = W' f_φ(x̂) + b', (W', b') = the generated head after the
+    ``inner`` steps (all images through f_φ in one pass)."""
     support_emb, query_emb = embed_episode(model.encoder, episode.support_x, episode.query_x)
     n = _n_way(episode.support_y, n_way)
     weight, bias = generate_head(model.hyper, class_embeddings(support_emb, episode.support_y, n))
-    weight, bias = adapt_head(support_emb, episode.support_y, weight, bias, model.inner())
+    weight, bias = adapt_head(support_emb, episode.support_y, weight, bias, inner)
     return head_logits(query_emb, weight, bias)
 
 
-def hypernet_loss(model: HyperNet, episode: Episode) -> tuple[Tensor, Tensor]:
+def hypernet_loss(model: HyperNet, episode: Episode,
+                  inner: InnerLoop = NO_STEPS) -> tuple[Tensor, Tensor]:
     """Mean query cross-entropy of ``hypernet_logits``; returns (loss, query accuracy)."""
-    logits = hypernet_logits(model, episode)                               # [T, N*Q, N]
+    logits = hypernet_logits(model, episode, inner)                        # [T, N*Q, N]
     loss = F.cross_entropy(logits.flatten(0, 1), episode.query_y.flatten())
     return loss, (logits.argmax(-1) == episode.query_y).float().mean()
 

@@ -12,10 +12,10 @@ from metagan_lab.blackbox.hypernet import (
     adapt_head,
     generated_head,
     head_images,
+    head_steps,
     hypernet_logits,
     hypernet_loss,
 )
-from metagan_lab.meta.functional import InnerLoop
 from metagan_lab.types import Episode
 
 N, K, Q, T = 3, 2, 2, 2
@@ -30,9 +30,9 @@ def episode(seed=0, n_way=N, k_shot=K, n_query=Q, n_tasks=T):
                    query_y)
 
 
-def model(inner_steps=0, inner_lr=0.5, seed=0):
+def model(seed=0):
     torch.manual_seed(seed)
-    m = HyperNet(hidden=4, hyper_hidden=6, inner_steps=inner_steps, inner_lr=inner_lr).double()
+    m = HyperNet(hidden=4, hyper_hidden=6).double()
     for p in m.parameters():                   # larger weights: inner steps change the logits
         nn.init.normal_(p, std=0.5)
     return m.eval()                            # BatchNorm on running stats: one image at a time
@@ -66,7 +66,7 @@ def hand_sgd(z, y, weight, bias, lr, steps):
 
 
 def test_zero_inner_steps_give_the_generated_head_formula():
-    m, ep = model(inner_steps=0), episode()
+    m, ep = model(), episode()
     with torch.no_grad():
         weight, bias = hand_head(m, ep.support_x, ep.support_y)
         expected = torch.stack([
@@ -80,7 +80,7 @@ def test_zero_inner_steps_give_the_generated_head_formula():
 
 
 def test_inner_steps_match_a_hand_written_sgd_loop():
-    m, ep = model(inner_steps=3, inner_lr=0.5), episode()
+    m, ep, inner = model(), episode(), head_steps(3, 0.5)
     weight0, bias0 = hand_head(m, ep.support_x, ep.support_y)
     expected_w, expected_b, expected_logits = [], [], []
     for t in range(T):
@@ -91,35 +91,35 @@ def test_inner_steps_match_a_hand_written_sgd_loop():
         expected_w.append(w)
         expected_b.append(b)
         expected_logits.append(z_q.detach() @ w.T + b)
-    w, b = generated_head(m, ep.support_x, ep.support_y)
+    w, b = generated_head(m, ep.support_x, ep.support_y, inner)
     torch.testing.assert_close(w, torch.stack(expected_w), rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(b, torch.stack(expected_b), rtol=1e-10, atol=1e-12)
     assert not torch.allclose(b, bias0)                                   # the steps did move it
     with torch.no_grad():                                                 # evaluation works too
-        logits = hypernet_logits(m, ep)
+        logits = hypernet_logits(m, ep, inner)
     torch.testing.assert_close(logits, torch.stack(expected_logits), rtol=1e-10, atol=1e-12)
-    w0, b0 = generated_head(m, ep.support_x, ep.support_y, adapted=False)
+    w0, b0 = generated_head(m, ep.support_x, ep.support_y)                # no steps
     torch.testing.assert_close(b0, bias0, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("inner_steps", [0, 2])
 def test_relabelling_the_classes_permutes_the_logit_columns(inner_steps):
-    m, ep = model(inner_steps=inner_steps), episode(seed=1)
+    m, ep, inner = model(), episode(seed=1), head_steps(inner_steps, 0.5)
     m.train()                                              # batch statistics: same images, too
     perm = torch.tensor([2, 0, 1])                         # class k is called perm[k]
     relabelled = Episode(ep.support_x, perm[ep.support_y], ep.query_x, perm[ep.query_y])
-    logits = hypernet_logits(m, ep)
-    logits_relabelled = hypernet_logits(m, relabelled)
+    logits = hypernet_logits(m, ep, inner)
+    logits_relabelled = hypernet_logits(m, relabelled, inner)
     # column perm[k] of the relabelled logits is column k of the original ones
     torch.testing.assert_close(logits_relabelled[..., perm], logits, rtol=1e-12, atol=1e-12)
-    loss, _ = hypernet_loss(m, ep)
-    loss_relabelled, _ = hypernet_loss(m, relabelled)
+    loss, _ = hypernet_loss(m, ep, inner)
+    loss_relabelled, _ = hypernet_loss(m, relabelled, inner)
     torch.testing.assert_close(loss_relabelled, loss, rtol=1e-12, atol=1e-12)
 
 
 def test_first_order_inner_steps_pass_the_query_gradient_to_psi_and_phi():
-    m = model(inner_steps=2).train()
-    loss, _ = hypernet_loss(m, episode())
+    m = model().train()
+    loss, _ = hypernet_loss(m, episode(), head_steps(2, 0.5))
     loss.backward()
     assert m.hyper[2].weight.grad.abs().sum() > 0
     assert m.encoder.encoder[0][0].weight.grad.abs().sum() > 0
@@ -128,22 +128,22 @@ def test_first_order_inner_steps_pass_the_query_gradient_to_psi_and_phi():
 def test_adapt_head_with_zero_steps_returns_the_head_unchanged():
     w, b = torch.randn(2, 3, 4, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
     z, y = torch.randn(2, 6, 4, dtype=torch.float64), torch.tensor([[0, 0, 1, 1, 2, 2]] * 2)
-    same_w, same_b = adapt_head(z, y, w, b, InnerLoop(lr=0.1, steps=0, first_order=True))
+    same_w, same_b = adapt_head(z, y, w, b, head_steps(0, 0.1))
     assert same_w is w and same_b is b
 
 
 def test_a_few_adam_steps_lower_the_query_loss_of_a_fixed_episode():
     torch.manual_seed(0)
-    m = HyperNet(hidden=4, hyper_hidden=8, inner_steps=1, inner_lr=0.1).double().train()
-    ep = episode(seed=2, n_tasks=1)
-    first, _ = hypernet_loss(m, ep)
+    m = HyperNet(hidden=4, hyper_hidden=8).double().train()
+    ep, inner = episode(seed=2, n_tasks=1), head_steps(1, 0.1)
+    first, _ = hypernet_loss(m, ep, inner)
     opt = torch.optim.Adam(m.parameters(), lr=1e-2)
     for _ in range(15):
-        loss, _ = hypernet_loss(m, ep)
+        loss, _ = hypernet_loss(m, ep, inner)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    last, acc = hypernet_loss(m, ep)
+    last, acc = hypernet_loss(m, ep, inner)
     assert last.item() < 0.8 * first.item()
     assert 0 <= acc.item() <= 1
 
