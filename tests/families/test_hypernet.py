@@ -155,3 +155,24 @@ def test_head_images_for_a_generated_head_and_a_maml_head():
     torch.testing.assert_close(head_images(generated)[1, 2, 3], generated[1, 2, 24:32])
     with pytest.raises(ValueError, match="square"):
         head_images(torch.randn(5, 10))
+
+
+def test_the_hypernet_method_takes_its_steps_by_mode():
+    from metagan_lab.blackbox.methods import (
+        HyperNetConfig,
+        build_hypernet,
+        hypernet_method_logits,
+    )
+
+    cfg = HyperNetConfig(n_way=N, hidden=4, hyper_hidden=6, inner_steps=0, eval_inner_steps=2,
+                         inner_lr=0.5)
+    assert HyperNetConfig.STEPS_FIELD == "eval_inner_steps"
+    m, ep = model(), episode()
+    with torch.no_grad():
+        torch.testing.assert_close(hypernet_method_logits(m, ep, cfg),
+                                   hypernet_logits(m, ep, head_steps(2, 0.5)))
+        m.train()
+        torch.testing.assert_close(hypernet_method_logits(m, ep, cfg), hypernet_logits(m, ep))
+    assert build_hypernet(cfg).hyper[0].in_features == 4
+    with pytest.raises(ValueError, match="inner_steps"):
+        HyperNetConfig(inner_steps=-1)

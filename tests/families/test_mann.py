@@ -150,3 +150,17 @@ def test_mann_refuses_inputs_not_built_by_label_sequence():
         model(torch.zeros(1, 4, 784), 2)
     with pytest.raises(ValueError, match="encoder"):
         MANN(3, encoder="transformer")
+
+
+def test_the_mann_method_config_build_and_logits():
+    from metagan_lab.blackbox.methods import MANNConfig, build_mann, mann_method_logits
+
+    cfg = MANNConfig(n_way=2, lstm_hidden=6, encoder="conv4", hidden=4)
+    assert (cfg.layers, MANNConfig().lstm_hidden, MANNConfig().encoder) == (2, 128, "flat")
+    model = build_mann(cfg).double()
+    ep = fixed_episode(n_way=2, k_shot=1, n_query=3, n_tasks=2)
+    assert mann_method_logits(model, ep, cfg).shape == (2, 6, 2)
+    with pytest.raises(ValueError, match="cannot test 3-way"):
+        mann_method_logits(model, ep, MANNConfig(n_way=3))
+    with pytest.raises(ValueError, match="encoder"):
+        MANNConfig(encoder="rnn")
