@@ -46,6 +46,8 @@ def run_train(args: argparse.Namespace) -> int:
     shard = distributed.from_environment(resolve_device(args.device))
     device = distributed.local_device(resolve_device(args.device))
     writer = shard is None or shard.rank == 0
+    if shard is not None:
+        shard.tasks(cfg.meta_batch)         # every process needs at least one task: fail now
     out = args.out / cfg.algorithm
     if writer:
         prepare_out(out, args.overwrite, ("checkpoint.pt", "results.json"))

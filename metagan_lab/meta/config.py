@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..checks import positive_int, positive_number
+from ..checks import positive_int, positive_number, unit_interval
 from .functional import INNER_OPTIMIZERS, check_inner_lr, check_inner_steps
 
 PATHS = ("auto", "batched", "compiled", "loop")   # the engines (meta/engines); same numbers
@@ -90,7 +90,8 @@ class MetaConfig:
         check_inner_lr(self.inner_lr)
         check_inner_steps(self.inner_steps)
         check_inner_steps(self.eval_inner_steps)
-        for name in ("meta_lr", "epsilon", "alpha_lr", "max_seconds"):
+        unit_interval("epsilon (Reptile's ε)", self.epsilon, "try 1.0 (annealed to 0) or 0.1")
+        for name in ("meta_lr", "alpha_lr", "max_seconds"):
             if getattr(self, name) is not None:
                 positive_number(name, getattr(self, name))
 

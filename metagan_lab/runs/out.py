@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,18 @@ def _nearest_existing(path: Path) -> Path:
         if candidate.exists():
             return candidate
     return Path(".")
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a folder can really be created in ``folder`` (tried, then removed): permission
+    bits say yes to root everywhere, even in /proc or on a read-only mount."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".metagan-lab-probe-", dir=folder))
+    except OSError:
+        return False
+    return True
 
 
 def prepare_out(out: str | os.PathLike, overwrite: bool, files: Sequence[str]) -> Path:
@@ -43,7 +56,7 @@ def prepare_out(out: str | os.PathLike, overwrite: bool, files: Sequence[str]) -
     if not base.is_dir():
         raise ValueError(f"--out {out}: {base} is a file, so the folder cannot be created; "
                          "choose another --out")
-    if not os.access(base, os.W_OK | os.X_OK):
+    if not _can_create_in(base):
         what = "the folder" if base == out else f"its parent {base}"
         raise ValueError(f"--out {out}: {what} is not writable; choose another --out or fix "
                          "the permissions")

@@ -42,8 +42,11 @@ def sinusoid_figure(grid, truth, support_x, support_y, curves: Mapping[str, obje
 
 
 def learning_curves_figure(curves: Mapping[str, Sequence[float]], ylabel: str = "loss",
-                           smooth: int = 10, ax=None):
-    """One line per label; a moving average over ``smooth`` points (raw values faint)."""
+                           smooth: int = 10, ax=None,
+                           steps: Mapping[str, Sequence[int]] | None = None):
+    """One line per label; a moving average over ``smooth`` points (raw values faint).
+    ``steps[label]`` gives the iterations of a curve's values (Reptile measures every 10th);
+    by default they are 1, 2, 3, …"""
     import matplotlib.pyplot as plt
 
     fig = None
@@ -53,10 +56,14 @@ def learning_curves_figure(curves: Mapping[str, Sequence[float]], ylabel: str = 
         v = np.asarray(values, dtype=float)
         if len(v) == 0:
             continue
-        line, = ax.plot(np.arange(1, len(v) + 1), v, alpha=0.25)
+        x = (np.asarray(steps[label], dtype=float) if steps and label in steps
+             else np.arange(1, len(v) + 1, dtype=float))
+        if len(x) != len(v):
+            raise ValueError(f"curve {label!r}: {len(v)} values but {len(x)} steps")
+        line, = ax.plot(x, v, alpha=0.25)
         w = max(1, min(smooth, len(v)))
         avg = np.convolve(v, np.ones(w) / w, mode="valid")
-        ax.plot(np.arange(w, len(v) + 1), avg, color=line.get_color(), label=label)
+        ax.plot(x[w - 1:], avg, color=line.get_color(), label=label)
     ax.set_xlabel("iteration")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)

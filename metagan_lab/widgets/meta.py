@@ -157,28 +157,34 @@ class MetaTrainer:
 
     @classmethod
     def menu(cls, train: ClassImages, test: ClassImages, algorithm: str = "maml",
-             device: str = "cpu", **changes) -> MetaTrainer:
-        """A trainer with an algorithm menu generated from the registry."""
-        return cls(config_for(algorithm, **changes), train, test, device, changes=changes)
+             device: str = "cpu", eval_tasks: int = 100, **changes) -> MetaTrainer:
+        """A trainer with an algorithm menu generated from the registry; ``changes`` apply to
+        every algorithm's paper setting."""
+        return cls(config_for(algorithm, **changes), train, test, device, eval_tasks,
+                   changes=changes)
 
     def reset(self, cfg: MetaConfig) -> None:
         """A fresh learner for ``cfg`` (history and results cleared)."""
         self.cfg, self.learner = cfg, new_learner(cfg, self.device)
-        self.history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-        self.done, self.result = 0, None
+        self.history: dict[str, list[float]] = {"loss": [], "accuracy": [], "step": []}
+        self.done, self.result, self._plotted = 0, None, 0
         self.button.description = f"train {cfg.algorithm}"
         self.status.value = "untrained"
 
     def _live(self, it: int, loss: float, acc: float) -> None:
+        step = self.done + it
         self.history["loss"].append(loss)
         self.history["accuracy"].append(acc)
-        if it % self.plot_every == 0:
+        self.history["step"].append(step)
+        if step - self._plotted >= self.plot_every:       # Reptile reports every 10th iteration
             from ..viz.meta import learning_curves_figure
 
+            self._plotted = step
             _show(self.out, learning_curves_figure(
                 {"query loss": self.history["loss"],
                  "query accuracy": self.history["accuracy"]}, "loss / accuracy",
-                smooth=self.plot_every))
+                smooth=self.plot_every,
+                steps={k: self.history["step"] for k in ("query loss", "query accuracy")}))
 
     def on_train(self, _=None) -> None:
         self.button.disabled = True

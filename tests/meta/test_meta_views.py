@@ -1,6 +1,7 @@
 """Figures and widgets for notebooks 02–05: they draw what the pure functions return."""
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -48,3 +49,18 @@ def test_widgets_build_headless_and_the_sinusoid_lab_draws_after_training():
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "MAML, after 2 step(s)" in labels and "pretrained, before adapting" in labels
     plt.close(fig)
+
+
+def test_learning_curves_are_drawn_at_the_measured_iterations():
+    """Reptile's losses come every 10th iteration: steps=… places them there (by hand)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from metagan_lab.viz.meta import learning_curves_figure
+
+    fig = learning_curves_figure({"reptile": [3.0, 2.0, 1.0]}, smooth=1,
+                                 steps={"reptile": [1, 11, 21]})
+    raw = fig.axes[0].lines[0]
+    assert list(raw.get_xdata()) == [1, 11, 21] and list(raw.get_ydata()) == [3.0, 2.0, 1.0]
+    with pytest.raises(ValueError, match="3 values but 2 steps"):
+        learning_curves_figure({"reptile": [3.0, 2.0, 1.0]}, steps={"reptile": [1, 11]})
