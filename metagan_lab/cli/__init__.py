@@ -14,6 +14,7 @@ import sys
 
 from . import data as _data
 from . import eval as _eval
+from . import families as _families
 from . import gan as _gan
 from . import meta as _meta
 from . import pretrained as _pretrained
@@ -23,7 +24,8 @@ from . import sample as _sample
 from .common import fail
 
 # One line per topic module; each has register(groups: dict[str, argparse._SubParsersAction]).
-COMMAND_MODULES = [_protonet, _eval, _sample, _data, _restore, _meta, _gan, _pretrained]
+COMMAND_MODULES = [_protonet, _eval, _sample, _data, _restore, _meta, _gan, _pretrained,
+                   _families]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,7 @@
-"""Metric-based few-shot learning: Prototypical Networks."""
+"""Few-shot learners on episodes: Prototypical Networks (protonet.py, train.py), and the episodic
+core (episodic.py: one Method record, train_episodic, evaluate_episodic) with Matching Networks,
+Relation Networks, Proto-MAML and the supervised baselines (fine-tuned head, SimpleShot), listed
+in registry.py; metagan_lab.algorithms joins them with the gradient-based meta-learners."""
 
 from .protonet import (
     DISTANCES,
@@ -24,3 +27,16 @@ from .train import (  # noqa: E402
 
 __all__ += ["ProtoNetConfig", "encoder_from_checkpoint", "evaluate_protonet", "protonet_step",
             "train_protonet"]
+
+from .episodic import (  # noqa: E402
+    FAMILIES,
+    EpisodicConfig,
+    EpisodicLearner,
+    Method,
+    evaluate_episodic,
+    train_episodic,
+)
+from .registry import METHODS, config_for, learner_from_checkpoint, method_for  # noqa: E402
+
+__all__ += ["FAMILIES", "METHODS", "EpisodicConfig", "EpisodicLearner", "Method", "config_for",
+            "evaluate_episodic", "learner_from_checkpoint", "method_for", "train_episodic"]

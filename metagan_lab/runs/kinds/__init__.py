@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
-from . import cyclegan, fewshot_gan, gan, meta, protonet, restorer, vae
+from . import cyclegan, episodic, fewshot_gan, gan, meta, protonet, restorer, vae
 
 KINDS = {"protonet": protonet, "meta": meta, "gan": gan, "fewshot_gan": fewshot_gan,
-         "vae": vae, "cyclegan": cyclegan, "restorer": restorer}
+         "vae": vae, "cyclegan": cyclegan, "restorer": restorer, "episodic": episodic}
 
 __all__ = ["KINDS"]
