@@ -1,7 +1,13 @@
 """Black-box and generated-initialisation meta-learners: an LSTM that reads the labelled support
 set (memory-based, Santoro et al. 2016) and a hypernetwork that writes each task's classifier
-head from its support set (Qiao et al. 2018), optionally followed by inner steps."""
+head from its support set (Qiao et al. 2018), optionally followed by inner steps.
 
+``fewshot`` is imported first and whole: its registry lists this package's methods
+(``blackbox.methods``) while these learners use ``fewshot.protonet``, so importing
+``metagan_lab.blackbox`` first would otherwise meet a half-initialised module.
+"""
+
+from .. import fewshot  # noqa: F401  (first: see above)
 from .hypernet import (
     HyperNet,
     adapt_head,

@@ -11,6 +11,14 @@ from __future__ import annotations
 
 import torch
 
+from ..blackbox.methods import (
+    HyperNetConfig,
+    MANNConfig,
+    build_hypernet,
+    build_mann,
+    hypernet_method_logits,
+    mann_method_logits,
+)
 from .episodic import EpisodicConfig, EpisodicLearner, Method, new_learner
 from .finetune import (
     FinetuneConfig,
@@ -49,6 +57,12 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "pre-trained classifier, nearest centroid of centred L2-normalised features",
            "Wang et al. 2019", loss=pretrain_loss, sample=class_batch,
            setup=with_train_classes, prepare=prepare_simpleshot),
+    Method("mann", "black-box", MANNConfig, build_mann, mann_method_logits,
+           "memory-based: an LSTM reads the labelled support set, then each query",
+           "Santoro et al. 2016"),
+    Method("hypernet", "generated-init", HyperNetConfig, build_hypernet, hypernet_method_logits,
+           "generated initialisation: h_ψ writes each class's head row from its class mean, "
+           "then first-order steps", "Qiao et al. 2018"),
 )}
 
 

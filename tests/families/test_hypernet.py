@@ -176,3 +176,21 @@ def test_the_hypernet_method_takes_its_steps_by_mode():
     assert build_hypernet(cfg).hyper[0].in_features == 4
     with pytest.raises(ValueError, match="inner_steps"):
         HyperNetConfig(inner_steps=-1)
+
+
+def test_train_hypernet_5_iterations_then_eval_with_more_steps(small_glyphs, tmp_path, capsys):
+    import json
+
+    from metagan_lab.cli import main
+
+    tiny = ["--dataset", "glyphs", "--device", "cpu", "--hidden", "8", "--iterations", "5",
+            "--ways", "3", "--queries", "2", "--val-tasks", "2", "--test-tasks", "4",
+            "--eval-queries", "2", "--hyper-hidden", "8", "--threads", "1", "--quiet", "--json"]
+    assert main(["train", "hypernet", *tiny, "--out", str(tmp_path)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (result["algorithm"], result["family"]) == ("hypernet", "generated-init")
+    assert main(["eval", str(tmp_path / "hypernet" / "checkpoint.pt"), "--dataset", "glyphs",
+                 "--device", "cpu", "--episodes", "4", "--inner-steps", "3", "--json",
+                 "--quiet"]) == 0
+    evaluated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert evaluated["inner_steps"] == 3 and 0 <= evaluated["accuracy"] <= 1

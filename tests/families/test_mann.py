@@ -164,3 +164,40 @@ def test_the_mann_method_config_build_and_logits():
         mann_method_logits(model, ep, MANNConfig(n_way=3))
     with pytest.raises(ValueError, match="encoder"):
         MANNConfig(encoder="rnn")
+
+
+def test_importing_the_blackbox_package_first_works():
+    """fewshot's registry lists blackbox's methods and blackbox uses fewshot: a fresh
+    interpreter that imports metagan_lab.blackbox.mann first must not meet a half-made module."""
+    import subprocess
+    import sys
+
+    code = ("import metagan_lab.blackbox.mann as m, metagan_lab.fewshot as f; "
+            "print(m.MANN, f.METHODS['mann'].family)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "black-box" in done.stdout
+
+
+def test_train_mann_5_iterations_then_eval_and_sample(small_glyphs, tmp_path, capsys):
+    import json
+
+    from metagan_lab.cli import main
+
+    tiny = ["--dataset", "glyphs", "--device", "cpu", "--iterations", "5", "--ways", "3",
+            "--queries", "2", "--val-tasks", "2", "--test-tasks", "4", "--eval-queries", "2",
+            "--lstm-hidden", "8", "--threads", "1", "--quiet", "--json"]
+    assert main(["train", "mann", *tiny, "--out", str(tmp_path)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (result["algorithm"], result["family"], result["iterations"]) == ("mann", "black-box", 5)
+    checkpoint = str(tmp_path / "mann" / "checkpoint.pt")
+    assert main(["eval", checkpoint, "--dataset", "glyphs", "--device", "cpu", "--episodes", "4",
+                 "--json", "--quiet"]) == 0
+    assert 0 <= json.loads(capsys.readouterr().out.strip().splitlines()[-1])["accuracy"] <= 1
+    assert main(["sample", checkpoint, "--dataset", "glyphs", "--device", "cpu", "--n", "2",
+                 "--out", str(tmp_path / "sample.png")]) == 0
+    assert (tmp_path / "sample.png").stat().st_size > 0
+    with pytest.raises(SystemExit):                       # built for 3 ways: one-line refusal
+        main(["eval", checkpoint, "--dataset", "glyphs", "--device", "cpu", "--ways", "5"])
+    assert "cannot test 5-way" in capsys.readouterr().err
