@@ -1,7 +1,7 @@
 """Every few-shot algorithm of the library in one table: name → family, config, help, paper.
 
 It joins the two registries that train them: ``meta.registry`` (gradient-based meta-learning on
-``meta.train``: MAML, FOMAML, Meta-SGD, ANIL, Reptile) and ``fewshot.registry`` (the episodic
+``meta.train``: MAML, FOMAML, Meta-SGD, ANIL, Reptile) and ``methods`` (the episodic
 core ``fewshot.episodic``: Matching and Relation Networks, Proto-MAML, the supervised baselines),
 plus Prototypical Networks (``fewshot.train``). Each runs as ``metagan-lab train <name>``.
 
@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .fewshot.episodic import FAMILIES
-from .fewshot.registry import METHODS
 from .fewshot.train import ProtoNetConfig
 from .meta.registry import ALGORITHMS as META_ALGORITHMS
+from .methods import METHODS
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Algorithm:
     config: type       # the config class; its defaults are the paper's setting
     help: str
     paper: str
-    registry: str      # where it lives: "meta.registry", "fewshot.registry" or "fewshot.train"
+    registry: str      # where it lives: "meta.registry", "methods" or "fewshot.train"
 
     @property
     def command(self) -> str:
@@ -42,7 +42,7 @@ ALGORITHMS: dict[str, Algorithm] = {
     "protonet": Algorithm("protonet", "metric", ProtoNetConfig,
                           "Prototypical Networks: nearest class mean in a learned embedding",
                           "Snell et al. 2017", "fewshot.train"),
-    **{name: Algorithm(name, m.family, m.config, m.help, m.paper, "fewshot.registry")
+    **{name: Algorithm(name, m.family, m.config, m.help, m.paper, "methods")
        for name, m in METHODS.items()},
 }
 

@@ -2,12 +2,10 @@
 set (memory-based, Santoro et al. 2016) and a hypernetwork that writes each task's classifier
 head from its support set (Qiao et al. 2018), optionally followed by inner steps.
 
-``fewshot`` is imported first and whole: its registry lists this package's methods
-(``blackbox.methods``) while these learners use ``fewshot.protonet``, so importing
-``metagan_lab.blackbox`` first would otherwise meet a half-initialised module.
+They use ``fewshot.protonet`` and ``fewshot.episodic``; ``metagan_lab.methods`` (above both
+packages) lists them with the metric methods.
 """
 
-from .. import fewshot  # noqa: F401  (first: see above)
 from .hypernet import (
     HyperNet,
     adapt_head,

@@ -1,6 +1,6 @@
 """The two learners as methods of the episodic core (``fewshot.episodic``): each config holds its
 paper's defaults, ``build_*`` makes the network and ``*_method_logits(model, episode, cfg)`` gives
-the query logits [T, N*Q, N]. ``fewshot.registry`` lists them (``metagan-lab train mann``,
+the query logits [T, N*Q, N]. ``metagan_lab.methods`` lists them (``metagan-lab train mann``,
 ``metagan-lab train hypernet``; ``eval`` and ``sample`` read their ``episodic`` checkpoints).
 
 The learners themselves (``mann.py``, ``hypernet.py``) do not depend on the episodic core.

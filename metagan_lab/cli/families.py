@@ -1,4 +1,4 @@
-"""`metagan-lab train <method>` for every method of ``fewshot.registry`` (Matching and Relation
+"""`metagan-lab train <method>` for every method of ``metagan_lab.methods`` (Matching and Relation
 Networks, Proto-MAML, the fine-tuned head, SimpleShot).
 
 The sub-commands, their help and their defaults (each method's paper setting) are generated from
@@ -18,7 +18,7 @@ import torch
 
 from ..device import resolve_device
 from ..fewshot.episodic import EpisodicConfig, Method, evaluate_episodic, train_episodic
-from ..fewshot.registry import METHODS
+from ..methods import METHODS
 from ..runs import check_fits, prepare_out, write_result
 from .common import add_common, add_data, emit, load_split, positive_float, positive_int
 

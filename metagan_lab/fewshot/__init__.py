@@ -36,7 +36,6 @@ from .episodic import (  # noqa: E402
     evaluate_episodic,
     train_episodic,
 )
-from .registry import METHODS, config_for, learner_from_checkpoint, method_for  # noqa: E402
 
-__all__ += ["FAMILIES", "METHODS", "EpisodicConfig", "EpisodicLearner", "Method", "config_for",
-            "evaluate_episodic", "learner_from_checkpoint", "method_for", "train_episodic"]
+__all__ += ["FAMILIES", "EpisodicConfig", "EpisodicLearner", "Method", "evaluate_episodic",
+            "train_episodic"]

@@ -15,7 +15,7 @@ J                            method.loss(model, batch, cfg) → (loss, accuracy)
                              cross_entropy_loss: −log softmax(logits)[y], averaged
 
 A method may use anything in the episode (a black-box learner reads ``support_y`` as input); the
-methods live in their own modules and are listed in ``fewshot.registry``.
+methods live in their own modules and are listed in ``metagan_lab.methods``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from .options import EvalOptions, check_applicable, with_defaults
 from .out import check_png_path, write_png
 
 # n of ``sample``: queries per class, images per degradation / per row, else images in the grid
-DEFAULT_SAMPLES = {"protonet": 5, "meta": 5, "restorer": 6, "fewshot_gan": 10, "cyclegan": 8}
+DEFAULT_SAMPLES = {"protonet": 5, "meta": 5, "episodic": 5, "restorer": 6, "fewshot_gan": 10,
+                   "cyclegan": 8}
 SAMPLE_N = 64
 
 

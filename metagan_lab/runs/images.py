@@ -69,8 +69,8 @@ def rgb_png(image) -> bytes:
 def feature_network(train: ClassImages | None, device: str | torch.device = "cpu"):
     """(φ, its name): the shipped ProtoNet encoder as a frozen feature network; without shipped
     models, a Conv-4 classifier trained for 200 steps on ``train`` (``gan.metrics``)."""
-    from ..gan.metrics import FeatureNet, feature_net, train_feature_classifier
     from ..fewshot.train import encoder_from_checkpoint
+    from ..gan.metrics import FeatureNet, feature_net, train_feature_classifier
     from ..pretrained import PREFIX, load_checkpoint, names
 
     if FEATURE_MODEL in names():

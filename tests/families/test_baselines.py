@@ -115,7 +115,7 @@ def test_the_mean_feature_is_the_plain_mean_over_all_images(glyphs):
 
 @pytest.mark.parametrize("config", [FinetuneConfig, SimpleShotConfig])
 def test_the_baselines_need_their_training_classes_to_build(config):
-    from metagan_lab.fewshot.registry import METHODS
+    from metagan_lab.methods import METHODS
 
     name = "finetune" if config is FinetuneConfig else "simpleshot"
     with pytest.raises(ValueError, match="train_classes"):

@@ -12,8 +12,8 @@ import torch
 from metagan_lab import runs
 from metagan_lab.algorithms import ALGORITHMS, FAMILIES, by_family
 from metagan_lab.cli import build_parser, main
-from metagan_lab.fewshot.registry import METHODS, config_for
 from metagan_lab.meta.registry import ALGORITHMS as META
+from metagan_lab.methods import METHODS, config_for
 
 TINY = ["--dataset", "glyphs", "--device", "cpu", "--hidden", "8", "--iterations", "5",
         "--ways", "3", "--queries", "2", "--val-tasks", "2", "--test-tasks", "4",

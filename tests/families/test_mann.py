@@ -167,12 +167,13 @@ def test_the_mann_method_config_build_and_logits():
 
 
 def test_importing_the_blackbox_package_first_works():
-    """fewshot's registry lists blackbox's methods and blackbox uses fewshot: a fresh
-    interpreter that imports metagan_lab.blackbox.mann first must not meet a half-made module."""
+    """blackbox uses fewshot and metagan_lab.methods lists both: a fresh interpreter that
+    imports metagan_lab.blackbox.mann first (then the registry) must not meet a half-made
+    module."""
     import subprocess
     import sys
 
-    code = ("import metagan_lab.blackbox.mann as m, metagan_lab.fewshot as f; "
+    code = ("import metagan_lab.blackbox.mann as m, metagan_lab.methods as f; "
             "print(m.MANN, f.METHODS['mann'].family)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)

@@ -1,9 +1,9 @@
 """kind 'episodic': a learner of the episodic core (``fewshot.episodic``): Matching Networks,
-Relation Networks, Proto-MAML, the fine-tuned head and SimpleShot (``fewshot.registry``).
+Relation Networks, Proto-MAML, the fine-tuned head and SimpleShot (``metagan_lab.methods``).
 
 The format belongs to the library: ``fewshot.episodic.EpisodicLearner.state`` writes it
 ({"kind": "episodic", "method", "family", "config", "iteration", "state_dict", "dataset"}) and
-``fewshot.registry.learner_from_checkpoint`` reads it; this module only calls them.
+``methods.learner_from_checkpoint`` reads it; this module only calls them.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def checkpoint(learner, iteration: int, dataset: str = "") -> dict:
 
 def build(ckpt: dict, device: str | torch.device = "cpu"):
     """A ``fewshot.episodic.EpisodicLearner`` (method, network in eval mode, config)."""
-    from ...fewshot.registry import learner_from_checkpoint
+    from ...methods import learner_from_checkpoint
 
     return learner_from_checkpoint(ckpt, device)
 

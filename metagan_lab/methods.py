@@ -1,17 +1,19 @@
-"""The episodic methods, in one explicit table: name → ``episodic.Method`` (config class with the
-paper's defaults, network, logits, loss, help, paper, family).
+"""The episodic methods (``fewshot`` and ``blackbox``), in one explicit table: name →
+``episodic.Method`` (config class with the paper's defaults, network, logits, loss, help, paper,
+family).
 
-The CLI's ``train matching|relation|protomaml|finetune|simpleshot`` sub-commands are generated from
-it (``cli/families.py``), and ``metagan_lab.algorithms`` joins it with ``meta.registry`` into the
-one table of every algorithm. A new method is one module with its config and functions, plus one
-entry here.
+The CLI's ``train matching|relation|protomaml|finetune|simpleshot|mann|hypernet`` sub-commands
+are generated from it (``cli/families.py``), and ``metagan_lab.algorithms`` joins it with
+``meta.registry`` into the one table of every algorithm. A new method is one module with its
+config and functions, plus one entry here. It sits above ``fewshot`` and ``blackbox`` (both list
+nothing of each other).
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..blackbox.methods import (
+from .blackbox.methods import (
     HyperNetConfig,
     MANNConfig,
     build_hypernet,
@@ -19,24 +21,24 @@ from ..blackbox.methods import (
     hypernet_method_logits,
     mann_method_logits,
 )
-from .episodic import EpisodicConfig, EpisodicLearner, Method, new_learner
-from .finetune import (
+from .fewshot.episodic import EpisodicConfig, EpisodicLearner, Method, new_learner
+from .fewshot.finetune import (
     FinetuneConfig,
     class_batch,
     finetune_logits,
     pretrain_loss,
     with_train_classes,
 )
-from .finetune import build as build_finetune
-from .matching import MatchingConfig, matching_logits
-from .matching import build as build_matching
-from .protomaml import ProtoMAMLConfig, protomaml_logits
-from .protomaml import build as build_protomaml
-from .relation import RelationConfig, relation_logits, relation_method_loss
-from .relation import build as build_relation
-from .simpleshot import SimpleShotConfig, simpleshot_logits
-from .simpleshot import build as build_simpleshot
-from .simpleshot import prepare as prepare_simpleshot
+from .fewshot.finetune import build as build_finetune
+from .fewshot.matching import MatchingConfig, matching_logits
+from .fewshot.matching import build as build_matching
+from .fewshot.protomaml import ProtoMAMLConfig, protomaml_logits
+from .fewshot.protomaml import build as build_protomaml
+from .fewshot.relation import RelationConfig, relation_logits, relation_method_loss
+from .fewshot.relation import build as build_relation
+from .fewshot.simpleshot import SimpleShotConfig, simpleshot_logits
+from .fewshot.simpleshot import build as build_simpleshot
+from .fewshot.simpleshot import prepare as prepare_simpleshot
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("matching", "metric", MatchingConfig, build_matching, matching_logits,
