@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "runs" / "pretrained"
 CPU = ["--device", "cpu", "--seed", "0", "--json", "--quiet"]
 META = ["--threads", "1", "--iterations", "100000", "--val-every", "250"]
+# The episodic methods (metagan_lab.methods): 6 minutes of training each, 1 thread.
+EPISODIC = ["--max-seconds", "360", "--threads", "1", "--iterations", "100000",
+            "--val-every", "250", "--overwrite"]
 
 # name → arguments after `metagan-lab train`; each writes under --out runs/pretrained/<name>.
 RUNS: dict[str, list[str]] = {
@@ -42,6 +45,8 @@ RUNS: dict[str, list[str]] = {
     "reptile-5w1s": ["reptile", "--inner-optimizer", "adam", "--inner-lr", "0.001",
                      "--train-shots", "2", "--inner-steps", "5", "--eval-inner-steps", "50",
                      "--max-seconds", "900", *META],
+    **{f"{m}-5w1s": [m, *EPISODIC] for m in ("matching", "relation", "protomaml", "finetune",
+                                              "simpleshot", "mann", "hypernet")},
     # The few-shot GAN (Reptile θ_G, θ_D, the pooled DCGAN) and the restorer inits (notebook 08).
     "fewshot-gan": ["fewshot-gan", "--iterations", "200", "--pretrain-steps", "600",
                     "--classifier-steps", "150", "--eval-classes", "10"],
