@@ -43,10 +43,18 @@ CLASSIFIERS = {
     **{f"{a}-5w1s": (f"{a}/checkpoint.pt", f"{a}-5w1s.pt", [(f"{a}-5w1s", 5)])
        for a in ("maml", "fomaml", "metasgd", "anil", "reptile")},
     "maml-5w1s-more": ("maml/checkpoint.pt", "maml-5w1s.pt", [("maml-5w1s", 5)]),
+    # The episodic methods (metagan_lab.methods); MANN's LSTM reads N-way labels, so 5-way only.
+    **{f"{m}-5w1s": (f"{m}/checkpoint.pt", f"{m}-5w1s.pt",
+                     [(f"{m}-5w1s", 5), (f"{m}-20w1s", 20)])
+       for m in ("matching", "relation", "protomaml", "finetune", "simpleshot", "hypernet")},
+    "mann-5w1s": ("mann/checkpoint.pt", "mann-5w1s.pt", [("mann-5w1s", 5)]),
 }
 TITLES = {"protonet": "Prototypical Networks (Conv-4, trained 20-way)", "maml": "MAML",
           "fomaml": "first-order MAML", "metasgd": "Meta-SGD", "anil": "ANIL",
-          "reptile": "Reptile"}
+          "reptile": "Reptile", "matching": "Matching Networks", "relation": "Relation Networks",
+          "protomaml": "Proto-MAML (first order)", "finetune": "pre-trained + fine-tuned head",
+          "simpleshot": "SimpleShot (CL2N nearest centroid)", "mann": "MANN (LSTM over the "
+          "labelled support set)", "hypernet": "hypernetwork-generated head"}
 
 
 def _record(run: str) -> dict:
@@ -82,6 +90,13 @@ def package(run: str, test, fingerprint: str, threads: int) -> dict[str, dict]:
             protocol = {"ways": ways, "shots": 1, "queries": 15, "tasks": 600, "seed": 1,
                         "distance": checkpoint["config"]["distance"]}
             algorithm, iterations = "protonet", checkpoint["config"]["iterations"]
+        elif checkpoint["kind"] == "episodic":
+            cfg, algorithm = checkpoint["config"], checkpoint["method"]
+            protocol = {"ways": ways, "shots": 1, "queries": 15, "tasks": 600, "seed": 12345}
+            steps = type(model.config).STEPS_FIELD
+            if steps is not None:
+                protocol["inner_steps"] = cfg[steps]
+            iterations = trained["iterations"]
         else:
             cfg = checkpoint["config"]
             protocol = {"ways": ways, "shots": cfg["k_shot"], "queries": cfg["eval_query"],

@@ -119,6 +119,13 @@ PAPER_5WAY_1SHOT = {
     "metasgd": "99.53 ± 0.26 (Li et al. 2017)",
     "anil": "— (Raghu et al. 2020 report miniImageNet only)",
     "reptile": "97.68 ± 0.04 (Nichol et al. 2018, transductive)",
+    "matching": "98.1 (Vinyals et al. 2016)",
+    "relation": "99.6 ± 0.2 (Sung et al. 2018)",
+    "protomaml": "— (Triantafillou et al. 2020 report Meta-Dataset only)",
+    "finetune": "— (Chen et al. 2019 report miniImageNet / CUB only)",
+    "simpleshot": "— (Wang et al. 2019 report miniImageNet / tieredImageNet only)",
+    "mann": "— (Santoro et al. 2016 report accuracy by instance, another protocol)",
+    "hypernet": "— (Qiao et al. 2018 report miniImageNet only)",
 }
 
 

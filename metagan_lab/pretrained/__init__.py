@@ -27,7 +27,7 @@ from ..io import atomic_save, safe_load
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
 PREFIX = "pretrained:"
-CLASSIFIER_KINDS = ("protonet", "meta")
+CLASSIFIER_KINDS = ("protonet", "meta", "episodic")
 
 
 def manifest() -> dict[str, dict[str, Any]]:
@@ -131,7 +131,18 @@ def evaluate(model, test: ClassImages, protocol: dict[str, Any], tasks: int | No
                                 seed=seed, device=device, progress=progress,
                                 batch=max(1, 400 // images))   # ~400 images a forward pass
         return {"accuracy": out["accuracy"], "ci95": out["ci95"], "tasks": n_tasks}
+    from ..fewshot.episodic import EpisodicLearner, evaluate_episodic
     from ..meta.train import meta_test
+
+    if isinstance(model, EpisodicLearner):           # Matching, Relation, …, MANN, HyperNet
+        cfg = model.config
+        changes = {"n_way": protocol["ways"], "k_shot": protocol["shots"],
+                   "eval_query": protocol["queries"]}
+        if cfg.STEPS_FIELD is not None and "inner_steps" in protocol:
+            changes[cfg.STEPS_FIELD] = protocol["inner_steps"]
+        learner = dataclasses.replace(model, config=dataclasses.replace(cfg, **changes))
+        out = evaluate_episodic(learner, test, n_tasks, seed=seed, progress=progress)
+        return {"accuracy": out["accuracy"], "ci95": out["ci95"], "tasks": n_tasks}
 
     if protocol["ways"] != model.config.n_way:
         raise ValueError(f"ways={protocol['ways']}: this {model.config.algorithm} model's head has "
@@ -157,7 +168,11 @@ def table_rows() -> list[dict[str, Any]]:
 
 
 PAPER_20WAY_1SHOT = {"protonet": "96.0 (Snell et al. 2017)",
-                     "maml": "95.8 ± 0.3 (Finn et al. 2017)"}
+                     "maml": "95.8 ± 0.3 (Finn et al. 2017)",
+                     "metasgd": "95.93 ± 0.38 (Li et al. 2017)",
+                     "reptile": "89.43 ± 0.14 (Nichol et al. 2018, transductive)",
+                     "matching": "93.8 (Vinyals et al. 2016)",
+                     "relation": "97.6 ± 0.2 (Sung et al. 2018)"}
 
 
 def comparison_rows() -> list[dict[str, str]]:
