@@ -10,6 +10,8 @@ gan.py          generator_loss_nonsaturating,          ex06_gan_losses
                 r1_penalty
 generation.py   reparameterize, kl_divergence          ex07_vae_terms
 restoration.py  total_variation, psnr                  ex08_restoration_prior_and_psnr
+families.py     cosine_attention, relation_mse         ex09_matching_attention_and_relation_loss
+                offset_labels, prototype_head          ex10_offset_labels_and_prototype_head
 
 Usage in a notebook::
 
@@ -31,6 +33,16 @@ from __future__ import annotations
 
 from .checking import Case, Exercise, ExerciseFailed, Mistake, run_check
 from .evaluation import ACCURACY, MEAN_CI95, check_accuracy, check_mean_ci95
+from .families import (
+    COSINE_ATTENTION,
+    OFFSET_LABELS,
+    PROTOTYPE_HEAD,
+    RELATION_MSE,
+    check_cosine_attention,
+    check_offset_labels,
+    check_prototype_head,
+    check_relation_mse,
+)
 from .gan import (
     GENERATOR_LOSS_NONSATURATING,
     R1_PENALTY,
@@ -53,11 +65,14 @@ EXERCISES: dict[str, Exercise] = {e.name: e for e in (
     GENERATOR_LOSS_NONSATURATING, R1_PENALTY,
     REPARAMETERIZE, KL_DIVERGENCE,
     TOTAL_VARIATION, PSNR,
+    COSINE_ATTENTION, RELATION_MSE,
+    OFFSET_LABELS, PROTOTYPE_HEAD,
 )}
 
 __all__ = ["EXERCISES", "Case", "Exercise", "ExerciseFailed", "Mistake", "check_accuracy",
-           "check_generator_loss_nonsaturating", "check_inner_update", "check_kl_divergence",
-           "check_maml_query_loss", "check_mean_ci95", "check_meta_sgd_update", "check_prototypes",
-           "check_psnr", "check_r1_penalty", "check_reparameterize", "check_reptile_update",
-           "check_sgd_steps", "check_squared_distances", "check_total_variation",
-           "run_check"]
+           "check_cosine_attention", "check_generator_loss_nonsaturating", "check_inner_update",
+           "check_kl_divergence", "check_maml_query_loss", "check_mean_ci95",
+           "check_meta_sgd_update", "check_offset_labels", "check_prototype_head",
+           "check_prototypes", "check_psnr", "check_r1_penalty", "check_relation_mse",
+           "check_reparameterize", "check_reptile_update", "check_sgd_steps",
+           "check_squared_distances", "check_total_variation", "run_check"]
