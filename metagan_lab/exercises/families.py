@@ -114,8 +114,8 @@ RELATION_MSE = Exercise(
                 "the relation scores are already in [0, 1] (a sigmoid) and are compared with the "
                 "one-hot labels directly: no softmax."),
         Mistake(lambda r, y: (r - y[:, None].to(r.dtype)).pow(2).mean(),
-                "the target is the one-hot matrix of the labels (1 at the true class, 0 elsewhere), "
-                "not the label index itself."),
+                "the target is the one-hot matrix of the labels (1 at the true class, 0 "
+                "elsewhere), not the label index itself."),
     ),
 )
 
@@ -204,9 +204,9 @@ PROTOTYPE_HEAD = Exercise(
     signature="prototype_head(c) -> (W [N, D], b [N])   (c [N, D] class prototypes)",
     reference=_reference_prototype_head,
     cases=_head_cases,
-    hint="expand −‖z − c_k‖² = 2 c_k·z − ‖c_k‖² − ‖z‖²: the last term is the same for every class, "
-         "so the linear head W z + b with W_k = 2 c_k and b_k = −‖c_k‖² (the squared length, summed "
-         "over D) gives the same softmax. Return the pair (W, b).",
+    hint="expand −‖z − c_k‖² = 2 c_k·z − ‖c_k‖² − ‖z‖²: the last term is the same for every "
+         "class, so the linear head W z + b with W_k = 2 c_k and b_k = −‖c_k‖² (the squared "
+         "length, summed over D) gives the same softmax. Return the pair (W, b).",
     mistakes=(
         Mistake(lambda c: (c, -c.pow(2).sum(-1)),
                 "the weight of class k is 2 c_k, twice the prototype (from expanding the square)."),
