@@ -14,6 +14,7 @@ import torch
 
 from metagan_lab.cli import main
 from metagan_lab.data import OmniglotNotFound, load_omniglot, meta_split
+from metagan_lab.fewshot.episodic import EpisodicLearner
 from metagan_lab.io import safe_load
 from metagan_lab.meta.train import MetaLearner
 from metagan_lab.pretrained import (
@@ -30,7 +31,7 @@ from metagan_lab.runs import evaluate_pretrained, load_pretrained
 
 FIELDS = {"kind", "algorithm", "task", "file", "bytes", "sha256", "command", "data", "seed",
           "iterations", "train_seconds", "wall_seconds", "device", "trained", "result", "eval"}
-CLASSIFIERS = names("protonet") + names("meta")
+CLASSIFIERS = names("protonet") + names("meta") + names("episodic")
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,10 @@ def test_loaded_models_are_float32_of_the_right_type():
             assert isinstance(model, MetaLearner)
             assert all(p.dtype == torch.float32 for p in model.params.values())
             assert (model.alphas is not None) == (model.config.algorithm == "metasgd")
+        elif entry(name)["kind"] == "episodic":
+            assert isinstance(model, EpisodicLearner) and not model.model.training
+            assert model.method.name == entry(name)["algorithm"]
+            assert all(p.dtype == torch.float32 for p in model.model.parameters())
         else:
             assert isinstance(model, torch.nn.Module) and not model.training
 
@@ -116,7 +121,8 @@ def test_every_shipped_classifier_reaches_its_manifest_accuracy(name, omniglot_t
     torch.set_num_threads(1)
     e = entry(name)
     # fewer tasks where a task costs more (20 ways; Reptile's 50 Adam steps): the CI widens
-    tasks = 20 if e["eval"]["ways"] >= 20 else 10 if e["eval"].get("inner_steps", 0) > 10 else 50
+    tasks = (20 if e["eval"]["ways"] >= 20 else 10 if e["eval"].get("inner_steps", 0) > 10
+             else 50)
     got = evaluate_pretrained(name, omniglot_test, tasks=tasks, seed=e["eval"]["seed"] + 777)
     shipped = e["result"]
     assert abs(got["accuracy"] - shipped["accuracy"]) <= got["ci95"] + shipped["ci95"], (
