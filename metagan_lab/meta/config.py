@@ -15,7 +15,7 @@ from typing import ClassVar
 from ..checks import positive_int, positive_number, unit_interval
 from .functional import INNER_OPTIMIZERS, check_inner_lr, check_inner_steps
 
-PATHS = ("auto", "batched", "compiled", "loop")   # the engines (meta/engines); same numbers
+PATHS = ("auto", "batched", "compiled", "fused", "loop")   # engines (meta/engines); same numbers
 _OWN_CONFIG: dict[str, type] = {}                 # algorithm name → its config class
 
 
@@ -41,7 +41,7 @@ class MetaConfig:
     test_tasks: int = 600      # tasks for the final accuracy ± 95% CI
     eval_query: int = 15       # query images per class at validation and test
     hidden: int = 64           # Conv-4 filters
-    path: str = "auto"         # auto | batched | compiled | loop (same numbers; engines)
+    path: str = "auto"         # auto | batched | compiled | fused | loop (same numbers)
     seed: int = 0
 
     # What the algorithm is, fixed by its class (not settable per run):
