@@ -80,7 +80,7 @@ def test_the_default_per_task_loop_is_the_loop_engine():
     assert torch.equal(a, b)
     assert isinstance(engine("loop", model), LoopEngine)
     assert isinstance(engine("batched", model), BatchedEngine)
-    assert engine("auto", model).name == "loop"                      # on a CPU
+    assert engine("auto", model).name == "fused"                     # on a CPU, for Conv-4
 
 
 def test_batched_and_loop_predictions_agree_on_an_mlp_regressor():
@@ -146,7 +146,7 @@ def test_stacked_params_are_views_and_gradients_flow_back():
 
 def test_path_choice_and_refusals():
     model, _ = tiny_conv4()
-    assert choose_path(model, "cpu") == "loop"
+    assert choose_path(model, "cpu") == "fused"
     assert choose_path(model, "cpu", "batched") == "batched"
     running = Conv4(hidden=4, n_classes=2)                      # running stats: loop only
     assert not supports_batched(running) and choose_path(running, "cuda") == "loop"

@@ -79,7 +79,7 @@ def test_a_nan_loss_stops_training_naming_the_iteration_and_keeps_the_last_check
         return loss, acc
 
     monkeypatch.setattr(LoopEngine, "outer_backward", poisoned)
-    learner = new_learner(config_for("maml", iterations=5, val_every=2, **TINY))
+    learner = new_learner(config_for("maml", iterations=5, val_every=2, path="loop", **TINY))
     assert learner.engine().name == "loop"
     with pytest.raises(TrainingDiverged) as info:
         meta_train(learner, noise_classes(), noise_classes(seed=1), out=tmp_path,

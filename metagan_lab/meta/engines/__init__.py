@@ -47,11 +47,12 @@ class Engine(Protocol):
 
 def choose_path(model: nn.Module, device: torch.device | str, path: str = "auto") -> str:
     """'batched', 'compiled', 'fused' or 'loop'. 'auto': batched on GPUs when the model supports
-    it, else loop ('compiled' is opted into: its first call spends time compiling). 'fused' (the
-    per-task loop with Conv-4's BatchNorm/ReLU/max-pool fused by hand, nothing compiled) is
-    ~1.5× faster than 'loop' on one CPU core; 'auto' does not pick it yet.
+    it; on CPUs 'fused' (the per-task loop with Conv-4's BatchNorm/ReLU/max-pool fused by hand,
+    nothing compiled: 1.55× faster than ``higher`` and 1.47× than the plain loop on one core,
+    scripts/bench_vs_higher.py) for Conv-4, else the loop. 'compiled' is opted into (its first
+    call spends time compiling).
 
-    On a 2-core CPU (Conv-4, 5-way 1-shot, meta-batch 32) the per-task loop measured faster than
+    On a 2-core CPU (Conv-4, 5-way 1-shot, meta-batch 32) the per-task loops measured faster than
     the grouped-convolution path; on GPUs one batched launch replaces T small ones.
     """
     from .batched import supports_batched
@@ -70,8 +71,11 @@ def choose_path(model: nn.Module, device: torch.device | str, path: str = "auto"
                              "use path='loop'")
     if path != "auto":
         return path
-    on_gpu = torch.device(device).type == "cuda"
-    return "batched" if on_gpu and supports_batched(model) else "loop"
+    from .fused import supports_fused
+
+    if torch.device(device).type == "cuda":
+        return "batched" if supports_batched(model) else "loop"
+    return "fused" if supports_fused(model) else "loop"
 
 
 def get_engine(path: str, model: nn.Module, device: torch.device | str) -> Engine:
