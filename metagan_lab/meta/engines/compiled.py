@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from ...types import Episode, Params
 from ..functional import InnerLoop
-from .batched import backward_of_predictions, batched_adapt, batched_forward, unstack_params
+from .batched import BatchedEngine, batched_adapt, batched_forward
 
 BACKEND_VAR = "METAGAN_LAB_COMPILE_BACKEND"
 COMPILE_MODES = {"cuda": "reduce-overhead", "cpu": "default"}
@@ -96,21 +96,12 @@ def compiled_predictions(model: nn.Module, params: Params, episode: Episode, inn
     return fn(params, episode.support_x, episode.support_y, episode.query_x, inner.lr)
 
 
-class CompiledEngine:
-    """The batched engine under ``torch.compile``; Reptile (nothing to differentiate through)
-    adapts on the eager batched path."""
+class CompiledEngine(BatchedEngine):
+    """The batched engine with its predictions under ``torch.compile`` (``outer_backward`` uses
+    them); Reptile (nothing to differentiate through) adapts on the eager batched path."""
 
     name = "compiled"
 
     def predictions(self, model: nn.Module, params: Params, episode: Episode,
                     inner: InnerLoop) -> Tensor:
         return compiled_predictions(model, params, episode, inner)
-
-    def adapt(self, model: nn.Module, params: Params, support_x: Tensor, support_y: Tensor,
-              inner: InnerLoop) -> list[Params]:
-        return unstack_params(batched_adapt(model, params, support_x, support_y, inner))
-
-    def outer_backward(self, model: nn.Module, params: Params, episode: Episode,
-                       inner: InnerLoop, scale: float) -> tuple[Tensor, Tensor]:
-        return backward_of_predictions(self.predictions(model, params, episode, inner),
-                                       episode, inner, scale)
