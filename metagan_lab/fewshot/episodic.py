@@ -284,6 +284,21 @@ def task_accuracies(learner: EpisodicLearner, data: ClassImages, tasks: int, see
     return torch.cat(accs)
 
 
+def with_protocol(learner: EpisodicLearner, n_way: int | None = None, k_shot: int | None = None,
+                  eval_query: int | None = None, steps: int | None = None) -> EpisodicLearner:
+    """The learner tested as N-way K-shot with Q queries (and ``steps`` test-time steps for the
+    methods that take them); None keeps the config's value. θ is shared, not copied."""
+    cfg = learner.config
+    changes = {"n_way": n_way or cfg.n_way, "k_shot": k_shot or cfg.k_shot,
+               "eval_query": eval_query or cfg.eval_query}
+    if steps is not None:
+        if cfg.STEPS_FIELD is None:
+            raise ValueError(f"--inner-steps does not apply to a {learner.method.name} "
+                             "checkpoint (it takes no gradient steps at test)")
+        changes[cfg.STEPS_FIELD] = steps
+    return dataclasses.replace(learner, config=dataclasses.replace(cfg, **changes))
+
+
 def evaluate_episodic(learner: EpisodicLearner, test: ClassImages, tasks: int | None = None,
                       seed: int = 1, progress: bool = False) -> dict:
     """Mean query accuracy ± 95 % CI over ``tasks`` (default ``config.test_tasks``, 600) new

@@ -131,16 +131,12 @@ def evaluate(model, test: ClassImages, protocol: dict[str, Any], tasks: int | No
                                 seed=seed, device=device, progress=progress,
                                 batch=max(1, 400 // images))   # ~400 images a forward pass
         return {"accuracy": out["accuracy"], "ci95": out["ci95"], "tasks": n_tasks}
-    from ..fewshot.episodic import EpisodicLearner, evaluate_episodic
+    from ..fewshot.episodic import EpisodicLearner, evaluate_episodic, with_protocol
     from ..meta.train import meta_test
 
-    if isinstance(model, EpisodicLearner):           # Matching, Relation, …, MANN, HyperNet
-        cfg = model.config
-        changes = {"n_way": protocol["ways"], "k_shot": protocol["shots"],
-                   "eval_query": protocol["queries"]}
-        if cfg.STEPS_FIELD is not None and "inner_steps" in protocol:
-            changes[cfg.STEPS_FIELD] = protocol["inner_steps"]
-        learner = dataclasses.replace(model, config=dataclasses.replace(cfg, **changes))
+    if isinstance(model, EpisodicLearner):           # Matching, Relation, …, HyperNet
+        learner = with_protocol(model, protocol["ways"], protocol["shots"], protocol["queries"],
+                                protocol.get("inner_steps"))
         out = evaluate_episodic(learner, test, n_tasks, seed=seed, progress=progress)
         return {"accuracy": out["accuracy"], "ci95": out["ci95"], "tasks": n_tasks}
 

@@ -42,17 +42,10 @@ def describe(ckpt: dict) -> dict:
 
 def _with_protocol(ckpt: dict, options: EvalOptions, device: torch.device):
     """The learner with the test protocol (N, K, Q, test-time steps) in its config."""
-    learner = build(ckpt, device)
-    cfg = learner.config
-    changes = {"n_way": options.ways or cfg.n_way, "k_shot": options.shots or cfg.k_shot,
-               "eval_query": options.queries or cfg.eval_query}
-    if options.inner_steps is not None:
-        if cfg.STEPS_FIELD is None:
-            raise ValueError(f"--inner-steps does not apply to a {learner.method.name} "
-                             "checkpoint (it takes no gradient steps at test)")
-        changes[cfg.STEPS_FIELD] = options.inner_steps
-    learner.config = dataclasses.replace(cfg, **changes)
-    return learner
+    from ...fewshot.episodic import with_protocol
+
+    return with_protocol(build(ckpt, device), options.ways, options.shots, options.queries,
+                         options.inner_steps)
 
 
 def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
