@@ -6,10 +6,13 @@
 ``train-glyphs`` meta-trains each method on the embedded glyphs (``metagan-lab train <name>
 --dataset glyphs --max-seconds S``, 1 thread) into runs/crossdomain/<name>/. ``table`` then
 evaluates, all with ``metagan-lab eval`` (1-shot, 15 queries per class, 600 tasks, fixed seed):
-the shipped Omniglot model of each method on Omniglot (its manifest's figures, 5- and 20-way)
-and on the glyphs' test classes (Omniglot → glyphs), and each glyphs-trained run on Omniglot's test
-classes (glyphs → Omniglot). It writes a Markdown table (and the JSON rows beside it) with the
-papers' Omniglot numbers, wall time and device.
+the shipped Omniglot model of each method on Omniglot (its manifest's figures) and on the glyphs'
+test classes (Omniglot → glyphs), and each glyphs-trained run on Omniglot's test classes (glyphs →
+Omniglot). 20-way: ProtoNets' shipped 20-way model; the learners whose head has N outputs (MAML,
+FOMAML, Meta-SGD, ANIL, Reptile) from their 20-way runs (``scripts/train_pretrained.py
+<name>-20w1s``, runs/pretrained/); every other method's 5-way model tested at 20 ways (metric and
+generated-head methods take any N). It writes a Markdown table (and the JSON rows beside it) with
+the papers' Omniglot numbers, wall time and device; ``--jobs`` evaluations run side by side.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CROSS = ROOT / "runs" / "crossdomain"
+TWENTY = ROOT / "runs" / "pretrained"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 META = ("maml", "fomaml", "metasgd", "anil", "reptile")
 EPISODIC = ("matching", "relation", "protomaml", "finetune", "simpleshot", "mann", "hypernet")
@@ -60,8 +65,8 @@ def train_glyphs(names: list[str], seconds: int) -> None:
         print(name, result.get("accuracy", result.get("error")), flush=True)
 
 
-def checkpoint_of(name: str) -> Path | None:
-    folder = CROSS / name
+def checkpoint_of(name: str, root: Path = CROSS) -> Path | None:
+    folder = root / name
     for path in (folder / "protonet.pt", folder / name / "checkpoint.pt",
                  folder / "checkpoint.pt", *folder.glob("**/checkpoint.pt")):
         if path.is_file():
@@ -75,33 +80,62 @@ def pct(r: dict | None) -> str:
     return f"{100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f}"
 
 
-def table(tasks: int, out: Path) -> None:
+def table(tasks: int, out: Path, jobs_in_parallel: int = 1) -> None:
     from metagan_lab.meta.bench import PAPER_5WAY_1SHOT
     from metagan_lab.pretrained import PAPER_20WAY_1SHOT, manifest
 
     shipped = manifest()
+    common = ["--shots", "1", "--queries", "15", "--episodes", str(tasks), "--device", "cpu",
+              "--seed", "0"]
+    jobs = {}                                    # (name, column) → eval arguments
+    for name in METHODS:
+        if f"{name}-5w1s" in shipped:
+            jobs[name, "o2g"] = ["eval", f"pretrained:{name}-5w1s", "--dataset", "glyphs",
+                                 "--ways", "5", *common]
+        if (ckpt := checkpoint_of(name)) is not None:
+            jobs[name, "g2o"] = ["eval", str(ckpt), "--dataset", "omniglot", "--ways", "5",
+                                 *common]
+        if f"{name}-20w1s" in shipped:
+            continue                             # its manifest's 20-way figure
+        if name in META:
+            if (ckpt := checkpoint_of(f"{name}-20w1s", TWENTY)) is not None:
+                jobs[name, "20w"] = ["eval", str(ckpt), "--dataset", "omniglot", "--ways", "20",
+                                     *common]
+        elif f"{name}-5w1s" in shipped:
+            jobs[name, "20w"] = ["eval", f"pretrained:{name}-5w1s", "--dataset", "omniglot",
+                                 "--ways", "20", *common]
+
+    def timed(key):
+        start = time.perf_counter()
+        result = cli(*jobs[key])
+        result["wall_seconds"] = round(time.perf_counter() - start, 1)
+        print(*key, pct(result), flush=True)
+        return key, result
+
+    with ThreadPoolExecutor(max_workers=jobs_in_parallel) as pool:
+        done = dict(pool.map(timed, list(jobs)))
     rows = []
     for name in METHODS:
         five = shipped.get(f"{name}-5w1s")
         twenty = shipped.get(f"{name}-20w1s")
-        common = ["--ways", "5", "--shots", "1", "--queries", "15", "--episodes", str(tasks),
-                  "--device", "cpu", "--seed", "0"]
-        o2g = (cli("eval", f"pretrained:{name}-5w1s", "--dataset", "glyphs", *common)
-               if five else None)
-        ckpt = checkpoint_of(name)
-        g2o = cli("eval", str(ckpt), "--dataset", "omniglot", *common) if ckpt else None
         trained = json.loads((CROSS / f"{name}.json").read_text()) \
             if (CROSS / f"{name}.json").is_file() else {}
+        run20 = TWENTY / f"{name}-20w1s" / "train_record.json"
         rows.append({
             "method": name,
-            "omniglot_5w1s": five and five["result"], "omniglot_20w1s": twenty and twenty["result"],
-            "omniglot_to_glyphs_5w1s": o2g, "glyphs_to_omniglot_5w1s": g2o,
+            "omniglot_5w1s": five and five["result"],
+            "omniglot_20w1s": twenty["result"] if twenty else done.get((name, "20w")),
+            "omniglot_20w1s_model": ("shipped 20-way" if twenty else "20-way run"
+                                     if name in META else "5-way model"),
+            "omniglot_to_glyphs_5w1s": done.get((name, "o2g")),
+            "glyphs_to_omniglot_5w1s": done.get((name, "g2o")),
             "omniglot_train_minutes": five and round(five["train_seconds"] / 60, 1),
+            "omniglot_20w_train_minutes": run20.is_file() and round(
+                json.loads(run20.read_text())["wall_seconds"] / 60, 1) or None,
             "glyphs_train_minutes": trained.get("seconds") and round(trained["seconds"] / 60, 1),
             "paper_5w1s": PAPER_5WAY_1SHOT.get(name, "—"),
             "paper_20w1s": PAPER_20WAY_1SHOT.get(name, "—"),
         })
-        print(name, pct(five and five["result"]), pct(o2g), pct(g2o), flush=True)
     device = f"CPU ({platform.processor() or platform.machine()}, 1 thread per run, 2 cores)"
     lines = [f"# Every method, one table ({tasks} test tasks each, 1-shot, 15 queries per class)",
              "", f"Measured with `python scripts/results_table.py table` on {device}, "
@@ -109,15 +143,19 @@ def table(tasks: int, out: Path) -> None:
              "the shipped models (`metagan-lab pretrained`), standard split with rotations. "
              "Omniglot → glyphs: the same models tested on the glyphs' test classes. Glyphs → "
              "Omniglot: each method trained on the glyphs (`train-glyphs`), tested on Omniglot's "
-             "test classes.", "",
+             "test classes. Omniglot 20w1s: ProtoNets' shipped 20-way model; MAML, FOMAML, "
+             "Meta-SGD, ANIL and Reptile (an N-output head) from 20-way runs "
+             "(`scripts/train_pretrained.py <name>-20w1s`, 8 CPU minutes each); the other "
+             "methods' 5-way models tested at 20 ways.", "",
              "| method | Omniglot 5w1s | Omniglot 20w1s | Omniglot → glyphs 5w1s | "
-             "glyphs → Omniglot 5w1s | train min (Omniglot / glyphs) | paper 5w1s | "
+             "glyphs → Omniglot 5w1s | train min (Omniglot 5w / 20w / glyphs) | paper 5w1s | "
              "paper 20w1s |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        minutes = " / ".join(str(r[k] or "—") for k in (
+            "omniglot_train_minutes", "omniglot_20w_train_minutes", "glyphs_train_minutes"))
         lines.append(f"| {r['method']} | {pct(r['omniglot_5w1s'])} | {pct(r['omniglot_20w1s'])} | "
                      f"{pct(r['omniglot_to_glyphs_5w1s'])} | {pct(r['glyphs_to_omniglot_5w1s'])}"
-                     f" | {r['omniglot_train_minutes'] or '—'} / {r['glyphs_train_minutes'] or '—'}"
-                     f" | {r['paper_5w1s']} | {r['paper_20w1s']} |")
+                     f" | {minutes} | {r['paper_5w1s']} | {r['paper_20w1s']} |")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     out.with_suffix(".json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
@@ -133,6 +171,7 @@ def main() -> None:
     b = sub.add_parser("table")
     b.add_argument("--tasks", type=int, default=600)
     b.add_argument("--out", type=Path, default=ROOT / "docs" / "results.md")
+    b.add_argument("--jobs", type=int, default=1, help="evaluations side by side (1 thread each)")
     args = parser.parse_args()
     if args.what == "train-glyphs":
         unknown = sorted(set(args.names) - set(METHODS))
@@ -141,7 +180,7 @@ def main() -> None:
         CROSS.mkdir(parents=True, exist_ok=True)
         train_glyphs(args.names, args.seconds)
     else:
-        table(args.tasks, args.out)
+        table(args.tasks, args.out, args.jobs)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,13 @@ RUNS: dict[str, list[str]] = {
     "reptile-5w1s": ["reptile", "--inner-optimizer", "adam", "--inner-lr", "0.001",
                      "--train-shots", "2", "--inner-steps", "5", "--eval-inner-steps", "50",
                      "--max-seconds", "900", *META],
+    # 20-way 1-shot for the learners whose head has N outputs (8 minutes each, 1 thread); the
+    # metric / generated-head methods are tested at 20 ways with their 5-way models.
+    **{f"{m}-20w1s": [m, "--ways", "20", "--meta-batch", "4", "--max-seconds", "480", *META]
+       for m in ("maml", "fomaml", "metasgd", "anil")},
+    "reptile-20w1s": ["reptile", "--ways", "20", "--inner-optimizer", "adam", "--inner-lr", "0.001",
+                      "--train-shots", "2", "--inner-steps", "5", "--eval-inner-steps", "50",
+                      "--max-seconds", "480", *META],
     **{f"{m}-5w1s": [m, *EPISODIC] for m in ("matching", "relation", "protomaml", "finetune",
                                               "simpleshot", "mann", "hypernet")},
     # The few-shot GAN (Reptile θ_G, θ_D, the pooled DCGAN) and the restorer inits (notebook 08).
