@@ -10,6 +10,8 @@ fewshot.py   Reptile-trained GAN (FIGR-like): a class as a two-player task, adap
 
 A run that diverges raises ``checks.TrainingDiverged`` (re-exported here), as everywhere.
 metrics.py   Fréchet distance on in-domain features (torchmetrics), sample grids
+recognisability.py  few-shot generator evaluation: recognisability by a ProtoNet critic,
+             diversity, in-domain Inception Score (Boutin et al. 2022)
 cyclegan.py  a small CycleGAN between thin- and thick-stroke characters
 vae.py       VAE with ELBO = −(reconstruction + KL)
 """
@@ -17,6 +19,15 @@ vae.py       VAE with ELBO = −(reconstruction + KL)
 from ..checks import TrainingDiverged
 from .losses import LOSSES, get_losses, gradient_penalty, optimal_discriminator, r1_penalty
 from .models import DCDiscriminator, DCGenerator, ToyDiscriminator, ToyGenerator
+from .recognisability import (
+    diversity,
+    evaluate_generator_metrics,
+    gan_generators,
+    inception_score,
+    inception_score_of,
+    recognisability,
+    summarise_metrics,
+)
 from .train import (
     GANConfig,
     GANState,
@@ -29,3 +40,5 @@ __all__ = ["LOSSES", "DCDiscriminator", "DCGenerator", "GANConfig", "GANState",
            "ModeCollapseError", "ToyDiscriminator", "ToyGenerator", "TrainingDiverged",
            "get_losses", "gradient_penalty", "make_gan_state", "optimal_discriminator",
            "r1_penalty", "train_steps"]
+__all__ += ["diversity", "evaluate_generator_metrics", "gan_generators", "inception_score",
+            "inception_score_of", "recognisability", "summarise_metrics"]
