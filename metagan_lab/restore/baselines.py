@@ -72,8 +72,11 @@ def classical_restore(degraded: Tensor, known: Tensor, setting: Setting) -> Tens
 
     noise → denoise_tv_chambolle(weight = σ); blur/motion → richardson_lucy(kernel);
     inpaint → inpaint_biharmonic(missing = ~known); downsample → the bicubic up-sampling that
-    is already the restorer's input (interpolation is the classical answer there).
+    is already the restorer's input (interpolation is the classical answer there);
+    exposure → the inverse tone curve x̂ = clip((y / g)^{1/γ}, 0, 1) (skimage.exposure.adjust_gamma;
+    exact but for clipping and 8-bit quantisation).
     """
+    from skimage.exposure import adjust_gamma
     from skimage.restoration import denoise_tv_chambolle, inpaint_biharmonic, richardson_lucy
 
     check_images(degraded, channels=1, name="degraded")
@@ -91,6 +94,8 @@ def classical_restore(degraded: Tensor, known: Tensor, setting: Setting) -> Tens
         elif setting.kind == "inpaint":
             missing = ~known[i, 0].cpu().numpy()
             r = inpaint_biharmonic(y, missing) if missing.any() else y
+        elif setting.kind == "exposure":
+            r = adjust_gamma(np.clip(y / setting.strength, 0, 1), 1 / setting.gamma)
         else:
             r = y
         out.append(torch.from_numpy(np.asarray(r, dtype=np.float64)))

@@ -8,6 +8,9 @@
 A restoration task (one degradation setting) holds K support pairs and Q query pairs:
   support_x [K, C, H, W] degraded    support_y [K, C, H, W] clean    support_known [K, 1, H, W]
   query_x   [Q, C, H, W] degraded    query_y   [Q, C, H, W] clean    query_known   [Q, 1, H, W]
+
+A *burst* task (``n_shots`` = N > 1) gives the restorer the fused burst of each image: N shots
+with fresh noise / masks, averaged where observed (``degradations.fuse_burst``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ..checks import positive_int
-from .degradations import Setting, check_images, degrade
+from .degradations import Setting, check_images, degrade_burst
 
 # Bundled with the scikit-image package (no download); photographs are split between phases.
 NATURAL_SUPPORT_IMAGES = ("astronaut", "coffee", "chelsea", "coins", "moon", "page", "rocket",
@@ -88,8 +91,9 @@ def restoration_images(source: str = "natural", phase: str = "train", size: int 
 
 
 def sample_task(images: Tensor, setting: Setting, k_shot: int, n_query: int,
-                generator: torch.Generator | None = None) -> RestorationTask:
-    """Draw K + Q distinct clean images, degrade each with ``setting`` (fresh noise/masks)."""
+                generator: torch.Generator | None = None, n_shots: int = 1) -> RestorationTask:
+    """Draw K + Q distinct clean images, degrade each with ``setting`` (fresh noise/masks);
+    ``n_shots`` > 1: each degraded image is the fused burst of that many shots."""
     check_images(images)
     positive_int("k_shot", k_shot)
     positive_int("n_query", n_query)
@@ -98,6 +102,6 @@ def sample_task(images: Tensor, setting: Setting, k_shot: int, n_query: int,
                          "images available")
     idx = torch.randperm(images.shape[0], generator=generator)[: k_shot + n_query]
     clean = images[idx.to(images.device)]                               # [K+Q, C, H, W]
-    obs = degrade(clean, setting, generator)
+    obs = degrade_burst(clean, setting, n_shots, generator)
     return RestorationTask(obs.degraded[:k_shot], clean[:k_shot], obs.known[:k_shot],
                            obs.degraded[k_shot:], clean[k_shot:], obs.known[k_shot:], setting)

@@ -12,6 +12,12 @@ k_w (Gaussian, width w)     gaussian_kernel(w);   y = k_w * x           (blur)
 k_L,φ (motion, length L)    motion_kernel(L, φ);  y = k_L,φ * x         (motion)
 m (1 = observed pixel)      random_mask(...);     y = m ⊙ x            (inpaint)
 ↓s then ↑s (bicubic)        downsample(x, s);     y = upsample(↓s x)   (downsample)
+g (gain), γ (gamma)         exposure(x, g, γ);    y = Q₈(clip(g·x^γ, 0, 1))   (exposure)
+N shots of one image        burst(x, s, N);  y = Σ_n m_n y_n / Σ_n m_n  (fuse_burst: the mean)
+
+Q₈(v) = round(255·v)/255 is the 8-bit quantisation of a camera: a dark exposure (g < 1, γ > 1)
+keeps fewer grey levels, so brightening it back shows banding — no exact inverse exists.
+``exposure`` is an extra kind (``KINDS``), not in the default family ``DEGRADATIONS``.
 
 Explained in ``notebooks/08_meta_restoration.ipynb``, §1.
 """
@@ -26,21 +32,25 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-DEGRADATIONS = ("noise", "blur", "motion", "inpaint", "downsample")
+DEGRADATIONS = ("noise", "blur", "motion", "inpaint", "downsample")   # the default family
+KINDS = DEGRADATIONS + ("exposure",)                                   # every kind degrade knows
 STRENGTH_NAMES = {"noise": "sigma", "blur": "kernel width", "motion": "kernel length",
-                  "inpaint": "fraction missing", "downsample": "factor"}
+                  "inpaint": "fraction missing", "downsample": "factor", "exposure": "gain"}
 
 
 class Setting(NamedTuple):
-    """One degradation task: ``kind`` in DEGRADATIONS, ``strength`` (σ, width, length, fraction
-    missing or factor), ``angle`` in degrees (motion blur only)."""
+    """One degradation task: ``kind`` in KINDS, ``strength`` (σ, width, length, fraction
+    missing, factor or exposure gain g), ``angle`` in degrees (motion blur only), ``gamma``
+    γ (exposure only)."""
 
     kind: str
     strength: float
     angle: float = 0.0
+    gamma: float = 1.0
 
     def label(self) -> str:
-        extra = f", {self.angle:g}°" if self.kind == "motion" else ""
+        extra = (f", {self.angle:g}°" if self.kind == "motion"
+                 else f", γ={self.gamma:g}" if self.kind == "exposure" else "")
         return f"{self.kind} {STRENGTH_NAMES.get(self.kind, 'strength')}={self.strength:g}{extra}"
 
 
@@ -71,8 +81,8 @@ def check_images(x: Tensor, channels: int | None = None, name: str = "images") -
 def check_setting(setting: Setting) -> Setting:
     """Validate a setting's kind and strength; errors name the value and the allowed range."""
     kind, s = setting.kind, float(setting.strength)
-    if kind not in DEGRADATIONS:
-        raise ValueError(f"unknown degradation {kind!r}; allowed: {', '.join(DEGRADATIONS)}")
+    if kind not in KINDS:
+        raise ValueError(f"unknown degradation {kind!r}; allowed: {', '.join(KINDS)}")
     if not math.isfinite(s):
         raise ValueError(f"{kind} strength must be finite, got {s}")
     if kind == "noise" and s < 0:
@@ -85,6 +95,9 @@ def check_setting(setting: Setting) -> Setting:
         raise ValueError(f"inpaint fraction missing={s} is outside the allowed range [0, 1)")
     if kind == "downsample" and (s < 1 or s != int(s)):
         raise ValueError(f"downsample factor={s} must be a whole number >= 1 (e.g. 2 or 4)")
+    if kind == "exposure" and not (s > 0 and math.isfinite(setting.gamma) and setting.gamma > 0):
+        raise ValueError(f"exposure gain={s} and gamma={setting.gamma} must both be > 0 "
+                         "(gain 1, gamma 1 is the unchanged image)")
     return setting
 
 
@@ -178,6 +191,19 @@ def upsample(x: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=size, mode="bicubic", align_corners=False)
 
 
+def quantize8(v: Tensor) -> Tensor:
+    """Q₈(v) = round(255·v) / 255: an 8-bit camera's grey levels."""
+    return torch.round(255 * v) / 255
+
+
+def exposure(x: Tensor, gain: float, gamma: float = 1.0) -> Tensor:
+    """y = Q₈(clip(g · x^γ, 0, 1)): a lighting / exposure change (g < 1 darker, γ > 1 darker
+    mid-tones), clipped and quantised as a camera would record it."""
+    check_images(x)
+    check_setting(Setting("exposure", gain, gamma=gamma))
+    return quantize8((gain * x.clamp_min(0) ** gamma).clamp(0, 1))
+
+
 def degrade(x: Tensor, setting: Setting, generator: torch.Generator | None = None) -> Observation:
     """y = A_s(x): apply one degradation setting to a batch of clean images x [B, C, H, W]."""
     check_images(x)
@@ -192,7 +218,38 @@ def degrade(x: Tensor, setting: Setting, generator: torch.Generator | None = Non
     if kind == "inpaint":
         known = random_mask(x.shape, s, generator, x.device)
         return Observation(x * known, known)
+    if kind == "exposure":
+        return Observation(exposure(x, s, setting.gamma), known)
     return Observation(upsample(downsample(x, int(s)), tuple(x.shape[-2:])), known)
+
+
+def burst(x: Tensor, setting: Setting, n_shots: int,
+          generator: torch.Generator | None = None) -> list[Observation]:
+    """N shots y_n = A_s(x) of the same images, each with fresh noise / mask (blur, exposure and
+    down-sampling are deterministic here, so their shots are identical)."""
+    if not isinstance(n_shots, int) or n_shots < 1:
+        raise ValueError(f"n_shots={n_shots!r} must be a whole number >= 1 (1 = a single shot)")
+    return [degrade(x, setting, generator) for _ in range(n_shots)]
+
+
+def fuse_burst(shots: list[Observation]) -> Observation:
+    """The burst's per-pixel mean over the shots that observed the pixel:
+    y = Σ_n m_n ⊙ y_n / max(Σ_n m_n, 1), known = ∨_n m_n. Averaging N independent noisy shots
+    divides the noise std by √N; for masks it keeps every pixel some shot saw."""
+    if not shots:
+        raise ValueError("fuse_burst needs at least one shot")
+    m = torch.stack([s.known for s in shots]).to(shots[0].degraded.dtype)  # [N, B, 1, H, W]
+    y = torch.stack([s.degraded for s in shots])                           # [N, B, C, H, W]
+    fused = (m * y).sum(0) / m.sum(0).clamp_min(1.0)                       # [B, C, H, W]
+    return Observation(fused, m.sum(0) > 0)
+
+
+def degrade_burst(x: Tensor, setting: Setting, n_shots: int = 1,
+                  generator: torch.Generator | None = None) -> Observation:
+    """y = fuse_burst(N shots of A_s(x)); ``n_shots=1`` is ``degrade`` itself."""
+    if n_shots == 1:
+        return degrade(x, setting, generator)
+    return fuse_burst(burst(x, setting, n_shots, generator))
 
 
 def kernel_of(setting: Setting, dtype=torch.float64) -> Tensor | None:
@@ -212,13 +269,16 @@ TRAIN_RANGES: dict[str, tuple[float, float]] = {
     "motion": (3, 5),            # length ∈ {3, 5} px, angle ~ U[0°, 180°)
     "inpaint": (0.1, 0.5),       # fraction missing ~ U[0.1, 0.5]
     "downsample": (2, 2),        # ×2 only
+    "exposure": (0.6, 1.4),      # gain g ~ U[0.6, 1.4], γ ~ U[EXPOSURE_GAMMA_RANGE]
 }
+EXPOSURE_GAMMA_RANGE = (0.8, 1.25)
 TEST_SETTINGS: tuple[Setting, ...] = (
     Setting("noise", 0.25),           # stronger noise than any seen
     Setting("blur", 2.0),             # wider kernel than any seen
     Setting("motion", 7, 30.0),       # longer motion path
     Setting("inpaint", 0.7),          # more pixels missing
     Setting("downsample", 4),         # ×4 when only ×2 was seen
+    Setting("exposure", 0.3, gamma=1.6),  # much darker than any seen (an under-exposed shot)
 )
 
 
@@ -235,6 +295,9 @@ class TaskFamily:
             raise ValueError(f"a task family needs at least one degradation of {DEGRADATIONS}")
         for kind in self.kinds:
             check_setting(Setting(kind, 1 if kind in ("motion", "downsample") else 0.1))
+            if kind not in self.ranges:
+                raise ValueError(f"no training range for {kind!r}; give ranges[{kind!r}] = "
+                                 "(lo, hi)")
 
     def sample(self, generator: torch.Generator | None = None) -> Setting:
         """A training setting: a kind uniformly, then its strength from its training range."""
@@ -248,6 +311,10 @@ class TaskFamily:
             return Setting(kind, length, angle)
         if kind == "downsample":
             return Setting(kind, int(lo) if u < 0.5 else int(hi))
+        if kind == "exposure":
+            g_lo, g_hi = EXPOSURE_GAMMA_RANGE
+            gamma = g_lo + (g_hi - g_lo) * float(torch.rand((), generator=generator))
+            return Setting(kind, lo + (hi - lo) * u, gamma=gamma)
         return Setting(kind, lo + (hi - lo) * u)
 
     def test_settings(self) -> tuple[Setting, ...]:
@@ -256,11 +323,15 @@ class TaskFamily:
 
     def in_training_range(self, setting: Setting) -> bool:
         lo, hi = self.ranges[setting.kind]
+        if setting.kind == "exposure":
+            g_lo, g_hi = EXPOSURE_GAMMA_RANGE
+            return lo <= setting.strength <= hi and g_lo <= setting.gamma <= g_hi
         return lo <= setting.strength <= hi
 
 
 def parse_kinds(text: str) -> tuple[str, ...]:
-    """'noise,blur' → ('noise', 'blur'); 'all' → every degradation; unknown names are errors."""
+    """'noise,blur' → ('noise', 'blur'); 'all' → the default family DEGRADATIONS (add extra kinds
+    such as 'exposure' by name); unknown names are errors."""
     if text.strip() == "all":
         return DEGRADATIONS
     kinds = tuple(k.strip() for k in text.split(",") if k.strip())

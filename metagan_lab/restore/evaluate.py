@@ -18,9 +18,9 @@ from torch.func import functional_call
 
 from ..checks import positive_int
 from ..meta.functional import InnerLoop
-from ..meta.task import adapt_task
 from ..stats import mean_ci95
 from ..types import Params
+from .adaptation import adapt_mode
 from .baselines import classical_task
 from .data import RestorationTask, sample_task
 from .degradations import Setting
@@ -31,31 +31,33 @@ STEPS = (0, 1, 5, 10)
 
 
 class Method(NamedTuple):
-    """A row of the table: a name, an initialisation θ and how it adapts."""
+    """A row of the table: a name, an initialisation θ and how it adapts (``mode``: what takes
+    the steps, ``adaptation.MODES``; None: compare_methods' mode)."""
 
     name: str
     theta: Params | None          # None: the classical (non-learned) method
     self_supervised: bool = False
+    mode: str | None = None
 
 
 def adaptation_curve(model: nn.Module, theta: Params, task: RestorationTask, inner_lr: float,
                      tv_weight: float = 0.0, steps: Sequence[int] = STEPS,
                      self_supervised: bool = False, generator: torch.Generator | None = None,
-                     return_outputs: bool = False) -> dict:
+                     return_outputs: bool = False, optimizer: str = "sgd",
+                     mode: str = "all") -> dict:
     """Query PSNR / SSIM (means over the Q images) after each k in ``steps`` adaptation steps
-    (first-order SGD steps on the task's support loss: ``adapt_task`` on its ``RestorerTask``).
+    (first-order steps, SGD or Adam with step ``inner_lr``, on the task's support loss, in one
+    adaptation ``mode``: all weights, the gains only, or the head only; ``adaptation.adapt_mode``).
+    Each k starts again from θ, so Adam's moments are those of a k-step run.
 
     Returns {"steps": [...], "psnr": [...], "ssim": [...]} (+ "outputs": [Q, C, H, W] per k).
     """
     problem = restorer_task(model, task, tv_weight, self_supervised, generator)
-    params = {n: p.detach().requires_grad_() for n, p in theta.items()}
-    done, result = 0, {"steps": sorted(steps), "psnr": [], "ssim": [], "outputs": []}
+    start = {n: p.detach().requires_grad_() for n, p in theta.items()}
+    result = {"steps": sorted(steps), "psnr": [], "ssim": [], "outputs": []}
     for k in result["steps"]:
-        if k > done:
-            params = adapt_task(problem, params,
-                                InnerLoop(lr=inner_lr, steps=k - done, first_order=True))
-            params = {n: p.detach().requires_grad_() for n, p in params.items()}
-            done = k
+        inner = InnerLoop(lr=inner_lr, steps=k, first_order=True, optimizer=optimizer)
+        params = adapt_mode(problem, start, inner, mode) if k else start
         with torch.no_grad():
             out = functional_call(model, params, (task.query_x,))       # [Q, C, H, W]
         result["psnr"].append(psnr(out, task.query_y).mean().item())
@@ -78,8 +80,12 @@ def compare_methods(model: nn.Module, methods: Sequence[Method], images: Tensor,
                     settings: Sequence[Setting], inner_lr: float, tv_weight: float = 0.0,
                     n_tasks: int = 10, k_shot: int = 5, n_query: int = 5,
                     steps: Sequence[int] = STEPS, seed: int = 0,
-                    progress: bool = True) -> list[dict]:
-    """One row per (setting, method, k): mean PSNR/SSIM over tasks with 95% CI half-widths."""
+                    progress: bool = True, optimizer: str = "sgd",
+                    mode: str = "all") -> list[dict]:
+    """One row per (setting, method, k): mean PSNR/SSIM over tasks with 95% CI half-widths.
+
+    Learned methods adapt with ``optimizer`` (sgd | adam), step ``inner_lr``, in ``mode`` (all
+    weights, gains, head) unless their ``Method.mode`` says otherwise."""
     from tqdm.auto import tqdm
 
     positive_int("n_tasks (test tasks, for a confidence interval)", n_tasks, minimum=2)
@@ -102,7 +108,8 @@ def compare_methods(model: nn.Module, methods: Sequence[Method], images: Tensor,
                     gen = torch.Generator().manual_seed(seed + t_idx)
                     per_task.append(adaptation_curve(model, method.theta, task, inner_lr,
                                                      tv_weight, steps, method.self_supervised,
-                                                     gen))
+                                                     gen, optimizer=optimizer,
+                                                     mode=method.mode or mode))
                 bar.update()
             for j, k in enumerate(sorted(steps)):
                 p_mean, p_ci = mean_ci95([c["psnr"][j] for c in per_task])
@@ -132,7 +139,7 @@ def format_table(rows: list[dict]) -> str:
 
 def compare_on_task(model: nn.Module, methods: Sequence[Method], task: RestorationTask,
                     inner_lr: float, tv_weight: float = 0.0, steps: Sequence[int] = STEPS,
-                    seed: int = 0) -> dict[str, dict]:
+                    seed: int = 0, optimizer: str = "sgd", mode: str = "all") -> dict[str, dict]:
     """Every method on one task: {name: adaptation_curve dict with "outputs"} (the notebook's
     side-by-side view); the classical method's curve is flat."""
     curves = {}
@@ -145,7 +152,8 @@ def compare_on_task(model: nn.Module, methods: Sequence[Method], task: Restorati
         else:
             curves[method.name] = adaptation_curve(
                 model, method.theta, task, inner_lr, tv_weight, steps, method.self_supervised,
-                torch.Generator().manual_seed(seed), return_outputs=True)
+                torch.Generator().manual_seed(seed), return_outputs=True, optimizer=optimizer,
+                mode=method.mode or mode)
     return curves
 
 

@@ -32,6 +32,7 @@ class ExperimentConfig:
     kinds: tuple[str, ...] = DEGRADATIONS   # degradation families seen in meta-training
     source: str = "natural"                 # natural | glyphs | omniglot
     iterations: int = 300                   # meta-steps (and pre-training steps)
+    pretrain_iterations: int | None = None  # Adam steps of the pooled baseline; None: iterations
     hidden: int = 32                        # restorer width
     depth: int = 4                          # restorer convolutions
     eval_tasks: int = 10                    # test tasks per unseen setting
@@ -66,8 +67,9 @@ def run_experiment(cfg: ExperimentConfig, device: str | torch.device = "auto",
     theta_pre = {n: p.to(dev) for n, p in params_of(model).items()}   # same initial weights
     # fresh leaves: meta_train updated theta_meta in place, params_of copies the untouched module
     start = time.perf_counter()
+    pre_iterations = cfg.iterations if cfg.pretrain_iterations is None else cfg.pretrain_iterations
     history_pre = pretrain_on_all(model, theta_pre, train_images, family, cfg.meta,
-                                  cfg.iterations, seed=cfg.seed, progress=progress)
+                                  pre_iterations, seed=cfg.seed, progress=progress)
     seconds_pre = time.perf_counter() - start
 
     theta_scratch = {n: p.to(dev) for n, p in params_of(build_restorer(cfg, cfg.seed + 1)).items()}
@@ -78,9 +80,9 @@ def run_experiment(cfg: ExperimentConfig, device: str | torch.device = "auto",
                     Method("pretrained, self-sup.", theta_pre, True)]
     start = time.perf_counter()
     rows = compare_methods(model, methods, test_images, family.test_settings(),
-                           cfg.meta.inner_lr, cfg.meta.tv_weight, cfg.eval_tasks,
+                           cfg.meta.test_lr, cfg.meta.tv_weight, cfg.eval_tasks,
                            cfg.meta.k_shot, cfg.meta.n_query, cfg.steps, cfg.seed + 7,
-                           progress)
+                           progress, optimizer=cfg.meta.test_optimizer)
     return {"rows": rows, "theta_meta": theta_meta, "theta_pretrained": theta_pre,
             "history_meta": history_meta, "history_pretrained": history_pre,
             "seconds_meta": seconds_meta, "seconds_pretrain": seconds_pre,

@@ -40,7 +40,7 @@ from ..checks import (
     positive_number,
     unit_interval,
 )
-from ..meta.functional import InnerLoop
+from ..meta.functional import INNER_OPTIMIZERS, InnerLoop
 from ..meta.reptile import EPSILON_HINT, reptile_update
 from ..meta.task import adapt_task, maml_task_loss
 from ..training import LoopSpec, StepResult, run_loop
@@ -66,6 +66,9 @@ class RestoreMetaConfig:
     n_query: int = 5             # Q query pairs per task
     tv_weight: float = 1e-3      # λ in L(F) + λ R(F)
     self_supervised: bool = False  # inner loop on (A_s(y), y) pairs, as MZSR
+    inner_optimizer: str = "sgd"   # sgd | adam (first order only: fomaml, reptile)
+    adapt_optimizer: str | None = None  # test-time adaptation; None: the inner_optimizer
+    adapt_lr: float | None = None       # test-time step size; None: inner_lr
 
     def __post_init__(self) -> None:
         choice("method", self.method, METHODS)
@@ -75,11 +78,30 @@ class RestoreMetaConfig:
         non_negative_number("tv_weight (λ)", self.tv_weight, "use 0 to switch the TV term off")
         for name in ("inner_steps", "meta_batch", "k_shot", "n_query"):
             positive_int(name, getattr(self, name))
+        choice("inner_optimizer", self.inner_optimizer, INNER_OPTIMIZERS)
+        if self.adapt_optimizer is not None:
+            choice("adapt_optimizer", self.adapt_optimizer, INNER_OPTIMIZERS)
+        if self.adapt_lr is not None:
+            positive_number("adapt_lr", self.adapt_lr, "or None to adapt with inner_lr")
+        if self.inner_optimizer == "adam" and self.method == "maml":
+            raise ValueError("inner_optimizer='adam' needs a first-order method (fomaml or "
+                             "reptile); second-order MAML differentiates through SGD steps only")
+
+    @property
+    def test_optimizer(self) -> str:
+        """The optimiser of test-time adaptation: adapt_optimizer, else the inner one."""
+        return self.adapt_optimizer or self.inner_optimizer
+
+    @property
+    def test_lr(self) -> float:
+        """The step size of test-time adaptation: adapt_lr, else α = inner_lr."""
+        return self.inner_lr if self.adapt_lr is None else self.adapt_lr
 
     def inner(self, steps: int | None = None, first_order: bool | None = None) -> InnerLoop:
         """The inner loop: α = inner_lr, k = inner_steps, first order unless method is 'maml'."""
         return InnerLoop(lr=self.inner_lr, steps=self.inner_steps if steps is None else steps,
-                         first_order=self.method != "maml" if first_order is None else first_order)
+                         first_order=self.method != "maml" if first_order is None else first_order,
+                         optimizer=self.inner_optimizer)
 
 
 def self_supervised_pairs(degraded: Tensor, known: Tensor, setting: Setting,

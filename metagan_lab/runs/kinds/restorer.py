@@ -77,10 +77,10 @@ def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.
                     Method("pretrained, self-sup.", theta["pretrained"], True)]
     steps = cfg.steps if options.inner_steps is None else (0, options.inner_steps)
     rows = compare_methods(model, methods, restoration_images(cfg.source, "test"),
-                           TaskFamily(kinds=cfg.kinds).test_settings(), cfg.meta.inner_lr,
+                           TaskFamily(kinds=cfg.kinds).test_settings(), cfg.meta.test_lr,
                            cfg.meta.tv_weight, options.episodes or cfg.eval_tasks,
                            options.shots or cfg.meta.k_shot, options.queries or cfg.meta.n_query,
-                           steps, options.seed + 7, progress)
+                           steps, options.seed + 7, progress, optimizer=cfg.meta.test_optimizer)
     k = max(steps)
     psnr = {m.name: _mean(r["psnr"] for r in rows if r["method"] == m.name and r["steps"] == k)
             for m in methods}
@@ -110,9 +110,10 @@ def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
     rows = {}
     for i, setting in enumerate(TaskFamily(kinds=cfg.kinds).test_settings()):
         task = test_tasks(images, setting, 1, cfg.meta.k_shot, n, seed + 1000 * i)[0]
-        curve = adaptation_curve(model, theta["meta"], task.to(device), cfg.meta.inner_lr,
+        curve = adaptation_curve(model, theta["meta"], task.to(device), cfg.meta.test_lr,
                                  cfg.meta.tv_weight, [k], cfg.meta.self_supervised,
-                                 torch.Generator().manual_seed(seed), return_outputs=True)
+                                 torch.Generator().manual_seed(seed), return_outputs=True,
+                                 optimizer=cfg.meta.test_optimizer)
         rows[f"{setting.label()}: degraded"] = task.query_x.clamp(0, 1).cpu()
         rows[f"{setting.kind}: restored"] = curve["outputs"][-1]
         rows[f"{setting.kind}: clean"] = task.query_y.cpu()
