@@ -1,4 +1,4 @@
-"""`metagan-lab train gan | fewshot-gan | vae | cyclegan`."""
+"""`metagan-lab train gan | fewshot-gan | meta-vae | vae | cyclegan`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def _non_negative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
+
+
+def _loss_name(text: str) -> str:
+    """GAN loss names as FIGR writes them ("wgan-gp") or as ``gan.losses.LOSSES`` ("wgan_gp")."""
+    return text.replace("-", "_")
 
 
 def _files(name: str) -> list[str]:
@@ -82,19 +87,22 @@ def run_fewshot(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     cfg = FewShotGANConfig(loss=args.loss, inner_lr=args.inner_lr, inner_steps=args.inner_steps,
-                           epsilon=args.epsilon, meta_batch=args.meta_batch, seed=args.seed)
+                           epsilon=args.epsilon, meta_batch=args.meta_batch, seed=args.seed,
+                           method=args.method, meta_lr=args.meta_lr, gp_lambda=args.gp_lambda)
     out = prepare_out(args.out, args.overwrite, _files("fewshot_gan"))
     data, split = _load(args)
     check_k_shot(args.k_shot, split.test.n_samples - 2)
     exp = run_fewshot_experiment(split.train, split.val, split.test, cfg, args.iterations,
                                  args.pretrain_steps, args.classifier_steps, k_shot=args.k_shot,
                                  adapt_steps=args.adapt_steps, n_eval_classes=args.eval_classes,
-                                 n_fake=args.n_fake, device=device, progress=not args.quiet)
+                                 n_fake=args.n_fake, device=device, progress=not args.quiet,
+                                 max_seconds=args.max_seconds)
     path = save(fewshot_format.checkpoint(exp, cfg, data.source, args.k_shot, args.adapt_steps,
-                                          args.iterations), out / "fewshot_gan.pt")
-    result = {"algorithm": "fewshot-gan", "dataset": data.source, "device": str(device),
+                                          exp.iterations), out / "fewshot_gan.pt")
+    result = {"algorithm": "fewshot-gan", "method": cfg.method, "loss": cfg.loss,
+              "dataset": data.source, "device": str(device),
               "k_shot": args.k_shot, "adapt_steps": args.adapt_steps,
-              "iterations": args.iterations, "eval_classes": args.eval_classes,
+              "iterations": exp.iterations, "eval_classes": args.eval_classes,
               "n_fake": args.n_fake, "feature": "Conv-4 classifier on the training classes",
               "seconds": {k: round(v, 2) for k, v in exp.seconds.items()},
               "adapt_lr": exp.inner_lrs,
@@ -154,6 +162,7 @@ def _parser(groups, name, help_text, run):
 
 
 def register(groups: dict) -> None:
+    from ..gan.fewshot import METHODS
     from ..gan.losses import LOSSES
     from ..gan.toy2d import TOY_DISTRIBUTIONS
     from ..gan.train import OPTIMIZERS
@@ -175,13 +184,21 @@ def register(groups: dict) -> None:
     p.add_argument("--z-dim", type=positive_int, default=64)
     p.add_argument("--width", type=positive_int, default=32)
 
-    f = _parser(groups, "fewshot-gan", "Reptile-trained GAN (FIGR-like) vs three baselines",
-                run_fewshot)
-    f.add_argument("--loss", choices=sorted(LOSSES), default="nonsaturating")
+    f = _parser(groups, "fewshot-gan", "meta-learned GAN (Reptile as FIGR, MAML or FOMAML) vs "
+                "three baselines", run_fewshot)
+    f.add_argument("--method", choices=METHODS, default="reptile",
+                   help="outer step: Reptile's interpolation or MAML's / FOMAML's Adam step")
+    f.add_argument("--loss", type=_loss_name, choices=sorted(LOSSES), default="nonsaturating",
+                   help="wgan_gp (or wgan-gp) adds λ_GP·GP to D's inner loss")
+    f.add_argument("--gp-lambda", type=_non_negative_float, default=10.0, help="WGAN-GP λ")
     f.add_argument("--iterations", type=positive_int, default=1000, help="meta-iterations")
+    f.add_argument("--max-seconds", type=positive_float, default=None,
+                   help="stop meta-training after this many seconds")
     f.add_argument("--inner-steps", type=positive_int, default=5, help="k during meta-training")
     f.add_argument("--inner-lr", type=positive_float, default=0.05, help="α (SGD)")
     f.add_argument("--epsilon", type=positive_float, default=0.1, help="Reptile ε")
+    f.add_argument("--meta-lr", type=positive_float, default=1e-3,
+                   help="β, Adam step of MAML / FOMAML")
     f.add_argument("--meta-batch", type=positive_int, default=4)
     f.add_argument("--k-shot", type=positive_int, default=4)
     f.add_argument("--adapt-steps", type=positive_int, default=10)

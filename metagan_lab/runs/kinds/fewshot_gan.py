@@ -1,10 +1,11 @@
-"""kind 'fewshot_gan': a Reptile-trained GAN initialisation θ_G, θ_D and the pooled DCGAN baseline
-(``metagan-lab train fewshot-gan``).
+"""kind 'fewshot_gan': a meta-learned GAN initialisation θ_G, θ_D (Reptile, MAML or FOMAML) and
+the pooled DCGAN baseline (``metagan-lab train fewshot-gan``).
 
 Format: {"kind": "fewshot_gan", "config": FewShotGANConfig as a dict, "theta_g", "theta_d",
 "pretrained_g", "pretrained_d", "adapt_lr": α per method chosen on validation classes, "k_shot",
 "adapt_steps", "iterations", "dataset"}. Older files hold only the first four (the pooled DCGAN is
-then shown as it is, not fine-tuned).
+then shown as it is, not fine-tuned); configs without "method" (or "meta_lr", "gp_lambda") are
+Reptile's, with the defaults of ``FewShotGANConfig``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ def checkpoint(experiment, config, dataset: str, k_shot: int, adapt_steps: int,
     """The checkpoint of a ``gan.experiment.FewShotExperiment`` run with ``config``."""
     import dataclasses
 
+    from ...gan.experiment import adapted_name
+
     cpu = lambda p: {k: v.detach().cpu() for k, v in p.items()}  # noqa: E731
-    tg, td = experiment.inits["reptile_adapted"]
+    tg, td = experiment.inits[adapted_name(config.method)]
     pg, pd = experiment.inits["pretrained_finetuned"]
     return {"kind": "fewshot_gan", "config": dataclasses.asdict(config), "theta_g": cpu(tg),
             "theta_d": cpu(td), "pretrained_g": cpu(pg), "pretrained_d": cpu(pd),
@@ -37,6 +40,7 @@ def checkpoint(experiment, config, dataset: str, k_shot: int, adapt_steps: int,
 
 def build(ckpt: dict, device: str | torch.device = "cpu"):
     """(G, D, inits): the DCGAN skeletons and method → (θ_G, θ_D) as in ``gan.experiment``."""
+    from ...gan.experiment import adapted_name
     from ...gan.fewshot import FewShotGANConfig, make_gan
     from ...models import params_of
 
@@ -46,7 +50,7 @@ def build(ckpt: dict, device: str | torch.device = "cpu"):
     to = lambda p: {k: v.to(device) for k, v in p.items()}  # noqa: E731
     theta = (to(ckpt["theta_g"]), to(ckpt["theta_d"]))
     inits: dict[str, tuple[Params, Params]] = {
-        "reptile_adapted": theta, "meta_init": theta,
+        adapted_name(cfg.method): theta, "meta_init": theta,
         "scratch": (params_of(G0, False), params_of(D0, False))}
     if ckpt.get("pretrained_d") is not None:
         inits["pretrained_finetuned"] = (to(ckpt["pretrained_g"]), to(ckpt["pretrained_d"]))
@@ -56,7 +60,8 @@ def build(ckpt: dict, device: str | torch.device = "cpu"):
 
 
 def describe(ckpt: dict) -> dict:
-    return {"kind": "fewshot_gan", "algorithm": "fewshot-gan", "iterations":
+    return {"kind": "fewshot_gan", "algorithm": "fewshot-gan",
+            "method": ckpt["config"].get("method", "reptile"), "iterations":
             ckpt.get("iterations"), "dataset": ckpt.get("dataset"), "k_shot": ckpt.get("k_shot"),
             "adapt_steps": ckpt.get("adapt_steps"), "adapt_lr": ckpt.get("adapt_lr"),
             "config": ckpt["config"]}
@@ -87,8 +92,9 @@ def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.
     fd = evaluate_fewshot(G, D, inits, split.test.images, feature, k, steps,
                           _adapt_lrs(ckpt, adapted), classes, options.samples or DEFAULT_FAKE,
                           seed=options.seed + 2, loss=ckpt["config"]["loss"],
-                          adapt_methods=adapted)
-    result = {"algorithm": "fewshot-gan", "k_shot": k, "adapt_steps": steps,
+                          adapt_methods=adapted, gp_lambda=ckpt["config"].get("gp_lambda", 10.0))
+    result = {"algorithm": "fewshot-gan", "method": ckpt["config"].get("method", "reptile"),
+              "k_shot": k, "adapt_steps": steps,
               "eval_classes": classes, "n_fake": options.samples or DEFAULT_FAKE,
               "feature": name, "dataset": split.test.source}
     for method, values in fd.items():
@@ -118,7 +124,7 @@ def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
     for method, (tg, td) in inits.items():
         if method in ADAPTED:
             tg, _ = adapt_gan(G, D, tg, td, shots, steps, lrs[method], ckpt["config"]["loss"],
-                              seed=seed)
+                              seed=seed, gp_lambda=ckpt["config"].get("gp_lambda", 10.0))
         rows[method] = generate(G, tg, n, seed=seed).cpu().clamp(0, 1)
     return rows_png(rows, title=f"unseen class {split.test.names[c]}: {steps} adaptation "
                               "steps"), {"shows": f"the {k} shots of unseen class "
