@@ -185,3 +185,23 @@ def test_evaluation_reports_fd_and_an_is_between_1_and_c():
     assert all(math.isfinite(v) and v >= 0 for v in out["noise"]["fd"])
     for row in out.values():
         assert all(1 - 1e-6 <= v <= 3 + 1e-6 for v in row["inception_score"])    # 1 ≤ IS ≤ C
+
+
+def test_plane_figure_draws_each_method_and_the_chance_line():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.container import ErrorbarContainer
+
+    from metagan_lab.viz.generation import diversity_recognisability_figure
+
+    summary = {"a": {"diversity": 0.1, "diversity_ci95": 0.01, "recognisability": 0.9,
+                     "recognisability_ci95": 0.05}, "b": {"diversity": 0.3, "recognisability": 0.4}}
+    fig = diversity_recognisability_figure(summary, n_way=5)
+    ax = fig.axes[0]
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert [tuple(c.lines[0].get_xydata()[0]) for c in bars] == [(0.1, 0.9), (0.3, 0.4)]
+    chance = [line for line in ax.lines if line.get_label() == "chance (1/5)"]
+    assert len(chance) == 1 and list(chance[0].get_ydata()) == [0.2, 0.2]
+    plt.close(fig)
