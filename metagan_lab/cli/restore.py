@@ -42,9 +42,12 @@ def run_train(args: argparse.Namespace) -> int:
                              inner_steps=args.inner_steps, meta_lr=args.meta_lr,
                              epsilon=args.epsilon, meta_batch=args.meta_batch, k_shot=args.k_shot,
                              n_query=args.queries, tv_weight=args.tv_weight,
-                             self_supervised=args.self_supervised)
+                             self_supervised=args.self_supervised,
+                             inner_optimizer=args.inner_optimizer,
+                             adapt_optimizer=args.adapt_optimizer, adapt_lr=args.adapt_lr)
     cfg = ExperimentConfig(meta=meta, kinds=parse_kinds(args.degradations), source=args.images,
                            iterations=args.iterations, hidden=args.hidden, depth=args.depth,
+                           pretrain_iterations=args.pretrain_iterations,
                            eval_tasks=args.eval_tasks, steps=args.steps, seed=args.seed,
                            self_supervised_rows=not args.no_self_supervised_rows)
     device = resolve_device(args.device)
@@ -88,6 +91,14 @@ def register(groups: dict) -> None:
     p.add_argument("--queries", type=positive_int, default=d.n_query, help="Q query pairs")
     p.add_argument("--inner-lr", type=positive_float, default=d.inner_lr, help="α")
     p.add_argument("--inner-steps", type=positive_int, default=d.inner_steps, help="k in training")
+    p.add_argument("--inner-optimizer", default=d.inner_optimizer, choices=("sgd", "adam"),
+                   help="inner-loop optimiser (adam: fomaml / reptile only)")
+    p.add_argument("--adapt-optimizer", default=None, choices=("sgd", "adam"),
+                   help="test-time adaptation optimiser (default: --inner-optimizer)")
+    p.add_argument("--adapt-lr", type=positive_float, default=None,
+                   help="test-time step size (default: --inner-lr)")
+    p.add_argument("--pretrain-iterations", type=positive_int, default=None,
+                   help="Adam steps of the pooled baseline (default: --iterations)")
     p.add_argument("--meta-lr", type=positive_float, default=d.meta_lr, help="β (Adam)")
     p.add_argument("--epsilon", type=positive_float, default=d.epsilon, help="Reptile's ε")
     p.add_argument("--tv-weight", type=_non_negative_float, default=d.tv_weight, help="λ")
