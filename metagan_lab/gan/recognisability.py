@@ -204,8 +204,9 @@ def episode_metrics(samples: Tensor, held_out: Tensor, support: Tensor, critic: 
 
     n_way, m = samples.shape[:2]
     if not torch.isfinite(samples).all():          # a diverged adaptation: no score, not a crash
-        return {"recognisability": math.nan, "diversity": math.nan, "inception_score": math.nan,
-                "fd": math.nan}
+        keys = ["recognisability", "diversity"] + ["inception_score"] * (classifier is not None) \
+            + ["fd"] * (feature is not None)
+        return dict.fromkeys(keys, math.nan)
     targets = torch.arange(n_way).repeat_interleave(m)                               # [N*M]
     out = {"recognisability": recognisability(samples.flatten(0, 1), targets, support, critic),
            "diversity": sum(diversity(s, critic) for s in samples) / n_way}

@@ -154,6 +154,16 @@ def test_copying_the_shot_is_fully_recognisable_with_zero_diversity():
         evaluate_generator_metrics(copy, test, embed, n_way=1)
 
 
+def test_a_diverged_generator_scores_nan_instead_of_crashing():
+    def nans(shots, n, seed):
+        return torch.full((n, 1, 28, 28), math.nan)
+
+    out = evaluate_generator_metrics({"nan": nans}, _tiny_test_set(), flat, n_way=2,
+                                     n_episodes=2, n_samples=3, reference=False)
+    assert set(out) == {"nan"} and set(out["nan"]) == {"recognisability", "diversity"}
+    assert all(math.isnan(v) for values in out["nan"].values() for v in values)
+
+
 def test_gan_generators_adapt_then_generate_like_fewshot_gan():
     cfg = FewShotGANConfig(z_dim=4, width=4)
     G, D = make_gan(cfg)
