@@ -12,6 +12,7 @@ from ..runs import prepare_out, save, write_result
 from ..runs.kinds import cyclegan as cyclegan_format
 from ..runs.kinds import fewshot_gan as fewshot_format
 from ..runs.kinds import gan as gan_format
+from ..runs.kinds import meta_vae as meta_vae_format
 from ..runs.kinds import vae as vae_format
 from .common import add_common, add_data, emit, load_split, positive_float, positive_int
 
@@ -112,6 +113,36 @@ def run_fewshot(args: argparse.Namespace) -> int:
     return _finish(result, out, "fewshot_gan", args)
 
 
+def run_meta_vae(args: argparse.Namespace) -> int:
+    from ..gan.experiment import run_meta_vae_experiment
+    from ..gan.fewshot import check_k_shot
+    from ..gan.meta_vae import MetaVAEConfig, check_meta_vae_config
+
+    device = resolve_device(args.device)
+    cfg = check_meta_vae_config(MetaVAEConfig(
+        inner_lr=args.inner_lr, inner_steps=args.inner_steps, inner_optimizer=args.inner_optimizer,
+        epsilon=args.epsilon, meta_batch=args.meta_batch, z_dim=args.z_dim, seed=args.seed))
+    out = prepare_out(args.out, args.overwrite, _files("meta_vae"))
+    data, split = _load(args)
+    check_k_shot(args.k_shot, split.test.n_samples - 2)
+    exp = run_meta_vae_experiment(split.train, split.val, split.test, cfg, args.iterations,
+                                  args.pretrain_steps, args.classifier_steps, args.k_shot,
+                                  args.adapt_steps, args.eval_classes, args.n_fake,
+                                  device=device, progress=not args.quiet,
+                                  max_seconds=args.max_seconds)
+    path = save(meta_vae_format.checkpoint(exp, cfg, data.source, args.k_shot, args.adapt_steps,
+                                           exp.iterations), out / "meta_vae.pt")
+    result = {"algorithm": "meta-vae", "method": "reptile", "dataset": data.source,
+              "device": str(device), "k_shot": args.k_shot, "adapt_steps": args.adapt_steps,
+              "iterations": exp.iterations, "eval_classes": args.eval_classes,
+              "n_fake": args.n_fake, "feature": "Conv-4 classifier on the training classes",
+              "seconds": {k: round(v, 2) for k, v in exp.seconds.items()},
+              "adapt_lr": exp.adapt_lrs, "checkpoint": str(path)}
+    for name, (mean, ci) in exp.summary().items():
+        result[f"fd_{name}"], result[f"fd_{name}_ci95"] = round(mean, 4), round(ci, 4)
+    return _finish(result, out, "meta_vae", args)
+
+
 def run_vae(args: argparse.Namespace) -> int:
     from ..gan.vae import VAE, train_vae
 
@@ -166,6 +197,7 @@ def register(groups: dict) -> None:
     from ..gan.losses import LOSSES
     from ..gan.toy2d import TOY_DISTRIBUTIONS
     from ..gan.train import OPTIMIZERS
+    from ..meta.functional import INNER_OPTIMIZERS
 
     p = _parser(groups, "gan", "a GAN on 2-D toy data (--toy) or on the training characters",
                 run_gan)
@@ -206,6 +238,25 @@ def register(groups: dict) -> None:
     f.add_argument("--classifier-steps", type=positive_int, default=300)
     f.add_argument("--eval-classes", type=positive_int, default=20)
     f.add_argument("--n-fake", type=positive_int, default=100)
+
+    m = _parser(groups, "meta-vae", "Reptile-trained VAE for few-shot generation vs a fresh "
+                "and a pooled VAE", run_meta_vae)
+    m.add_argument("--iterations", type=positive_int, default=1000, help="meta-iterations")
+    m.add_argument("--max-seconds", type=positive_float, default=None,
+                   help="stop meta-training after this many seconds")
+    m.add_argument("--inner-steps", type=positive_int, default=5, help="k during meta-training")
+    m.add_argument("--inner-lr", type=positive_float, default=1e-3, help="α")
+    m.add_argument("--inner-optimizer", choices=INNER_OPTIMIZERS, default="adam")
+    m.add_argument("--epsilon", type=positive_float, default=1.0, help="Reptile ε")
+    m.add_argument("--meta-batch", type=positive_int, default=4)
+    m.add_argument("--z-dim", type=positive_int, default=16)
+    m.add_argument("--k-shot", type=positive_int, default=4)
+    m.add_argument("--adapt-steps", type=positive_int, default=10)
+    m.add_argument("--pretrain-steps", type=positive_int, default=2000,
+                   help="Adam steps of the pooled-VAE baseline")
+    m.add_argument("--classifier-steps", type=positive_int, default=300)
+    m.add_argument("--eval-classes", type=positive_int, default=20)
+    m.add_argument("--n-fake", type=positive_int, default=100)
 
     v = _parser(groups, "vae", "a VAE on the training characters (ELBO)", run_vae)
     v.add_argument("--steps", type=positive_int, default=2000)

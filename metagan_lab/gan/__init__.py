@@ -7,6 +7,7 @@ hypergrad.py hypergradient descent: online-learned learning rates of G and D
 train.py     GANConfig, train_steps(state, n), non-finite and mode-collapse checks
 fewshot.py   Reptile-trained GAN (FIGR-like): a class as a two-player task, adaptation from K
              shots, baselines, evaluation
+             (also MAML / FOMAML outer steps, cfg.method, and WGAN-GP's penalty in D's inner loss)
 
 A run that diverges raises ``checks.TrainingDiverged`` (re-exported here), as everywhere.
 metrics.py   Fréchet distance on in-domain features (torchmetrics), sample grids
@@ -14,6 +15,7 @@ recognisability.py  few-shot generator evaluation: recognisability by a ProtoNet
              diversity, in-domain Inception Score (Boutin et al. 2022)
 cyclegan.py  a small CycleGAN between thin- and thick-stroke characters
 vae.py       VAE with ELBO = −(reconstruction + KL)
+meta_vae.py  Reptile-trained VAE over classes (−ELBO per class), adaptation from K shots, sampling
 """
 
 from ..checks import TrainingDiverged

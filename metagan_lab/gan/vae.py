@@ -39,6 +39,13 @@ class VAE(nn.Module):
         s = self.image_size
         return self.decoder(z).view(-1, 1, s, s)                             # logits [B, 1, s, s]
 
+    def forward(self, x: Tensor, noise: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Encode, z = μ + σ ⊙ ε with the given ε (noise [B, z_dim]), decode: → (logits, μ,
+        log σ²). A forward of its own, so ``torch.func.functional_call`` runs the VAE on
+        explicit weights (``gan.meta_vae``)."""
+        mu, logvar = self.encode(x)
+        return self.decode(reparameterize(mu, logvar, noise)), mu, logvar
+
 
 def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
     """z = μ + σ ⊙ ε with σ = exp(½ log σ²): sampling that gradients can pass through."""

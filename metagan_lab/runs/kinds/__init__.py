@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
-from . import cyclegan, episodic, fewshot_gan, gan, meta, protonet, restorer, vae
+from . import cyclegan, episodic, fewshot_gan, gan, meta, meta_vae, protonet, restorer, vae
 
 KINDS = {"protonet": protonet, "meta": meta, "gan": gan, "fewshot_gan": fewshot_gan,
-         "vae": vae, "cyclegan": cyclegan, "restorer": restorer, "episodic": episodic}
+         "vae": vae, "cyclegan": cyclegan, "restorer": restorer, "episodic": episodic,
+         "meta_vae": meta_vae}
 
 __all__ = ["KINDS"]

@@ -1,0 +1,115 @@
+"""kind 'meta_vae': a Reptile-trained VAE initialisation θ and the pooled-VAE baseline
+(``metagan-lab train meta-vae``).
+
+Format: {"kind": "meta_vae", "config": MetaVAEConfig as a dict, "theta", "pooled": θ of the VAE
+trained on the pooled training images, "adapt_lr": α per method chosen on validation classes,
+"k_shot", "adapt_steps", "iterations", "dataset"}.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ...types import Params
+from ..data import DataOptions, for_checkpoint, load_split
+from ..images import feature_network, rows_png
+from ..options import EvalOptions
+
+REQUIRED = ("config", "theta", "pooled")
+EVAL_OPTIONS = ("shots", "episodes", "inner_steps", "samples")
+DEFAULT_SHOTS, DEFAULT_STEPS, DEFAULT_CLASSES, DEFAULT_FAKE = 4, 10, 10, 100
+MAX_ROW = 16      # ``metagan-lab sample`` defaults to 64 images; a row shows at most this many
+
+
+def checkpoint(experiment, config, dataset: str, k_shot: int, adapt_steps: int,
+               iterations: int | None) -> dict:
+    """The checkpoint of a ``gan.experiment.MetaVAEExperiment`` run with ``config``."""
+    import dataclasses
+
+    cpu = lambda p: {k: v.detach().cpu() for k, v in p.items()}  # noqa: E731
+    return {"kind": "meta_vae", "config": dataclasses.asdict(config),
+            "theta": cpu(experiment.inits["meta_vae_adapted"]),
+            "pooled": cpu(experiment.inits["pooled_vae_finetuned"]),
+            "adapt_lr": dict(experiment.adapt_lrs), "k_shot": k_shot,
+            "adapt_steps": adapt_steps, "iterations": iterations, "dataset": dataset}
+
+
+def build(ckpt: dict, device: str | torch.device = "cpu"):
+    """(VAE skeleton, inits): method → θ as in ``gan.experiment.run_meta_vae_experiment``."""
+    from ...gan.meta_vae import MetaVAEConfig, make_vae
+    from ...models import params_of
+
+    cfg = MetaVAEConfig(**ckpt["config"])
+    to = lambda p: {k: v.to(device) for k, v in p.items()}  # noqa: E731
+    theta = to(ckpt["theta"])
+    inits: dict[str, Params] = {
+        "meta_vae_adapted": theta, "meta_vae_init": theta,
+        "scratch_vae": params_of(make_vae(cfg, device, seed=cfg.seed + 1), False),
+        "pooled_vae_finetuned": to(ckpt["pooled"])}
+    return make_vae(cfg, device), inits
+
+
+def describe(ckpt: dict) -> dict:
+    return {"kind": "meta_vae", "algorithm": "meta-vae", "method": "reptile",
+            "iterations": ckpt.get("iterations"), "dataset": ckpt.get("dataset"),
+            "k_shot": ckpt.get("k_shot"), "adapt_steps": ckpt.get("adapt_steps"),
+            "adapt_lr": ckpt.get("adapt_lr"), "config": ckpt["config"]}
+
+
+def _adapters(ckpt: dict, steps: int, device):
+    from ...gan.experiment import vae_adapters
+    from ...gan.meta_vae import MetaVAEConfig
+
+    model, inits = build(ckpt, device)
+    cfg = MetaVAEConfig(**ckpt["config"])
+    return vae_adapters(model, inits, cfg.inner(steps=steps), ckpt.get("adapt_lr") or
+                        cfg.inner_lr), inits
+
+
+def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
+             progress: bool = False) -> dict:
+    """Fréchet distance per unseen class after K shots and k adaptation steps, each method
+    (``gan.fewshot.fd_per_class``), mean ± 95 % CI over the classes."""
+    from ...gan.fewshot import check_k_shot, fd_per_class
+    from ...stats import mean_ci95
+
+    _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
+    k = options.shots or ckpt.get("k_shot") or DEFAULT_SHOTS
+    check_k_shot(k, split.test.n_samples - 2)
+    steps = options.inner_steps if options.inner_steps is not None else \
+        ckpt.get("adapt_steps") or DEFAULT_STEPS
+    classes = min(options.episodes or DEFAULT_CLASSES, split.test.n_classes)
+    feature, name = feature_network(split.train, device)
+    adapters, _ = _adapters(ckpt, steps, device)
+    n_fake = options.samples or DEFAULT_FAKE
+    fd = fd_per_class(adapters, split.test.images, feature, k, classes, n_fake,
+                      seed=options.seed + 2, device=device)
+    result = {"algorithm": "meta-vae", "method": "reptile", "k_shot": k, "adapt_steps": steps,
+              "eval_classes": classes, "n_fake": n_fake, "feature": name,
+              "dataset": split.test.source}
+    for method, values in fd.items():
+        mean, ci = mean_ci95(values) if len(values) > 1 else (values[0], float("nan"))
+        result[f"fd_{method}"], result[f"fd_{method}_ci95"] = round(mean, 4), round(ci, 4)
+    return result
+
+
+def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
+           device: torch.device) -> tuple[bytes, dict]:
+    """Rows: the K shots of one unseen class, then min(n, 16) samples of each method after
+    adapting on those shots (the meta-initialisation as it is)."""
+    seed = options.seed
+    _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
+    k = ckpt.get("k_shot") or DEFAULT_SHOTS
+    steps = ckpt.get("adapt_steps") or DEFAULT_STEPS
+    gen = torch.Generator().manual_seed(seed)
+    c = int(torch.randint(split.test.n_classes, (1,), generator=gen))
+    shots = split.test.images[c, torch.randperm(split.test.n_samples, generator=gen)[:k]]
+    shots = (shots.unsqueeze(1).float() / 255.0).to(device)                   # [K, 1, 28, 28]
+    adapters, inits = _adapters(ckpt, steps, device)
+    n = min(n, MAX_ROW)
+    rows = {f"{k} shots": shots.cpu()}
+    rows.update({m: adapt(shots, n, seed).cpu() for m, adapt in adapters.items()})
+    return rows_png(rows, title=f"unseen class {split.test.names[c]}: {steps} adaptation "
+                              "steps"), {"shows": f"the {k} shots of unseen class "
+                                         f"{split.test.names[c]}, then {n} samples per method: "
+                                         + ", ".join(inits)}
