@@ -35,6 +35,8 @@ from metagan_lab.restore.degradations import TaskFamily, parse_kinds
 from metagan_lab.restore.evaluate import Method, compare_methods, format_table
 from metagan_lab.restore.experiment import ExperimentConfig, build_restorer, run_experiment
 from metagan_lab.restore.meta import RestoreMetaConfig
+from metagan_lab.runs import save
+from metagan_lab.runs.kinds import restorer as restorer_format
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,6 +47,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--degradations", default="noise,blur,motion,inpaint,downsample")
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--pretrain-iterations", type=int, default=None)
+    p.add_argument("--pretrain-lr", type=float, default=None)
+    p.add_argument("--warm-start", action="store_true",
+                   help="meta-train from the pre-trained weights (MZSR's meta-transfer)")
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--meta-batch", type=int, default=d.meta_batch)
@@ -77,7 +82,8 @@ def config_of(a: argparse.Namespace) -> ExperimentConfig:
                              inner_optimizer=a.inner_optimizer, adapt_optimizer=a.adapt_optimizer,
                              adapt_lr=a.adapt_lr)
     return ExperimentConfig(meta=meta, kinds=parse_kinds(a.degradations), iterations=a.iterations,
-                            pretrain_iterations=a.pretrain_iterations, hidden=a.hidden,
+                            pretrain_iterations=a.pretrain_iterations,
+                            pretrain_lr=a.pretrain_lr, warm_start=a.warm_start, hidden=a.hidden,
                             depth=a.depth, eval_tasks=a.eval_tasks,
                             steps=tuple(int(s) for s in a.steps.split(",")),
                             self_supervised_rows=not a.no_self_supervised_rows, seed=a.seed)
@@ -154,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wall {wall:.0f} s (meta {out['seconds_meta']:.0f} s, pretrain "
           f"{out['seconds_pretrain']:.0f} s, eval {out['seconds_eval']:.0f} s), 1 thread")
     args.json.parent.mkdir(parents=True, exist_ok=True)
+    save(restorer_format.checkpoint(out), args.json.with_suffix(".pt"))
     args.json.write_text(json.dumps({
         "command": "python scripts/restore_results.py " + " ".join(sys.argv[1:]),
         "config": dataclasses.asdict(cfg), "rows": out["rows"], "summary": table,

@@ -48,6 +48,7 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = ExperimentConfig(meta=meta, kinds=parse_kinds(args.degradations), source=args.images,
                            iterations=args.iterations, hidden=args.hidden, depth=args.depth,
                            pretrain_iterations=args.pretrain_iterations,
+                           pretrain_lr=args.pretrain_lr, warm_start=args.warm_start,
                            eval_tasks=args.eval_tasks, steps=args.steps, seed=args.seed,
                            self_supervised_rows=not args.no_self_supervised_rows)
     device = resolve_device(args.device)
@@ -99,6 +100,11 @@ def register(groups: dict) -> None:
                    help="test-time step size (default: --inner-lr)")
     p.add_argument("--pretrain-iterations", type=positive_int, default=None,
                    help="Adam steps of the pooled baseline (default: --iterations)")
+    p.add_argument("--pretrain-lr", type=positive_float, default=None,
+                   help="Adam step of the pooled baseline (default: --meta-lr)")
+    p.add_argument("--warm-start", action="store_true",
+                   help="meta-train from the pre-trained weights (MZSR's meta-transfer); the "
+                        "baseline then trains on as many more tasks")
     p.add_argument("--meta-lr", type=positive_float, default=d.meta_lr, help="β (Adam)")
     p.add_argument("--epsilon", type=positive_float, default=d.epsilon, help="Reptile's ε")
     p.add_argument("--tv-weight", type=_non_negative_float, default=d.tv_weight, help="λ")
