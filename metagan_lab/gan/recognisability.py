@@ -16,8 +16,10 @@ IS = exp(E_x KL(p(y|x) ‖ p(y)))           inception_score(probs); inception_sc
 p(y) = E_x p(y|x)                         marginal inside inception_score
 
 ``evaluate_generator_metrics`` runs the whole comparison on N-way episodes of unseen classes for
-any generator given as ``adapt_and_generate(shots, n, seed) -> samples``; ``gan_generators`` makes
-those callables from the few-shot GAN's initialisations (``gan.fewshot.adapt_gan`` + ``generate``).
+any generator given as ``adapt_and_generate(shots, n, seed) -> samples`` (``gan.fewshot.Adapter``:
+a GAN's ``gan.fewshot.gan_adapter``, a meta-learned VAE's adapter, …); ``gan_generators`` makes
+them for the few-shot GAN's initialisations. The shots reach each generator on the device of
+``test.images``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from ..data.images import ClassImages
 from ..fewshot.protonet import check_labels, prototypes, squared_distances
 from ..stats import mean_ci95
 from ..types import Params
+from .fewshot import Adapter, gan_adapter  # Adapter: (shots [K,1,H,W], n, seed) → [n,1,H,W]
 
-AdaptAndGenerate = Callable[[Tensor, int, int], Tensor]   # (shots [K,1,H,W], n, seed) → [n,1,H,W]
 REAL = "real images"                                       # the reference row: held-out images
 PROB_ATOL = 1e-4                                           # |Σ_c p(c|x) − 1| tolerated
 
@@ -172,27 +174,20 @@ def inception_score_of(samples: Tensor, classifier: nn.Module) -> float:
 
 def gan_generators(G: nn.Module, D: nn.Module, inits: dict[str, tuple[Params, Params]],
                    inner_steps: int, inner_lr: float | dict[str, float],
-                   loss: str = "nonsaturating",
-                   adapt_methods: tuple[str, ...] | None = None) -> dict[str, AdaptAndGenerate]:
-    """method → adapt_and_generate(shots, n, seed) for few-shot GAN inits (θ_G, θ_D): methods in
-    ``adapt_methods`` (default all) run ``gan.fewshot.adapt_gan`` for ``inner_steps`` on the
-    shots first (α from ``inner_lr``, one or per method), then ``gan.fewshot.generate``."""
-    from .fewshot import adapt_gan, generate
-
+                   loss: str = "nonsaturating", adapt_methods: tuple[str, ...] | None = None,
+                   gp_lambda: float = 10.0) -> dict[str, Adapter]:
+    """method → adapt_and_generate(shots, n, seed) for few-shot GAN inits (θ_G, θ_D), one
+    ``gan.fewshot.gan_adapter`` each: methods in ``adapt_methods`` (default all) take
+    ``inner_steps`` steps of ``adapt_gan`` on the shots (α from ``inner_lr``, one or per method),
+    the others are sampled as they are."""
     adapt_methods = tuple(inits) if adapt_methods is None else adapt_methods
-
-    def make(name: str, theta_g: Params, theta_d: Params) -> AdaptAndGenerate:
+    out = {}
+    for name, (theta_g, theta_d) in inits.items():
+        steps = inner_steps if name in adapt_methods else 0
         lr = inner_lr[name] if isinstance(inner_lr, dict) else inner_lr
-
-        def adapt_and_generate(shots: Tensor, n: int, seed: int) -> Tensor:
-            tg, shots = theta_g, shots.to(next(iter(theta_g.values())).device)
-            if name in adapt_methods:
-                tg, _ = adapt_gan(G, D, theta_g, theta_d, shots, inner_steps, lr, loss, seed)
-            return generate(G, tg, n, seed=seed)
-
-        return adapt_and_generate
-
-    return {name: make(name, tg, td) for name, (tg, td) in inits.items()}
+        out[name] = gan_adapter(G, D, theta_g, theta_d, steps, lr if steps else 1.0, loss,
+                                gp_lambda)
+    return out
 
 
 def episode_metrics(samples: Tensor, held_out: Tensor, support: Tensor, critic: nn.Module,
@@ -217,7 +212,7 @@ def episode_metrics(samples: Tensor, held_out: Tensor, support: Tensor, critic: 
     return out
 
 
-def evaluate_generator_metrics(generators: dict[str, AdaptAndGenerate], test: ClassImages,
+def evaluate_generator_metrics(generators: dict[str, Adapter], test: ClassImages,
                                critic: nn.Module, classifier: nn.Module | None = None,
                                feature: nn.Module | None = None, n_way: int = 5,
                                k_shot: int = 1, n_episodes: int = 20, n_samples: int = 20,
