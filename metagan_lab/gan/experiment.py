@@ -59,6 +59,11 @@ def train_feature(train: ClassImages, steps: int, seed: int = 0,
                                                 device=device, progress=progress))
 
 
+def summarise_fd(fd: dict[str, list[float]]) -> dict[str, tuple[float, float]]:
+    """method → (mean FD, 95% CI half-width) over the evaluated classes (NaN for one class)."""
+    return {k: mean_ci95(v) if len(v) > 1 else (v[0], float("nan")) for k, v in fd.items()}
+
+
 @dataclass
 class FewShotExperiment:
     generator: nn.Module
@@ -72,8 +77,7 @@ class FewShotExperiment:
 
     def summary(self) -> dict[str, tuple[float, float]]:
         """method → (mean FD, 95% CI half-width) over the evaluated classes."""
-        return {k: mean_ci95(v) if len(v) > 1 else (v[0], float("nan"))
-                for k, v in self.fd.items()}
+        return summarise_fd(self.fd)
 
 
 def run_fewshot_experiment(train: ClassImages, val: ClassImages | None, test: ClassImages,
@@ -135,7 +139,9 @@ class MetaVAEExperiment:
     seconds: dict[str, float] = field(default_factory=dict)
     iterations: int | None = None
 
-    summary = FewShotExperiment.summary
+    def summary(self) -> dict[str, tuple[float, float]]:
+        """method → (mean FD, 95% CI half-width) over the evaluated classes."""
+        return summarise_fd(self.fd)
 
 
 def vae_adapters(model: nn.Module, inits: dict[str, Params], inner: InnerLoop,
