@@ -48,6 +48,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--pretrain-iterations", type=int, default=None)
     p.add_argument("--pretrain-lr", type=float, default=None)
+    p.add_argument("--normalize", action="store_true",
+                   help="each task's loss relative to its degraded input's MSE")
     p.add_argument("--warm-start", action="store_true",
                    help="meta-train from the pre-trained weights (MZSR's meta-transfer)")
     p.add_argument("--hidden", type=int, default=32)
@@ -80,7 +82,7 @@ def config_of(a: argparse.Namespace) -> ExperimentConfig:
                              meta_lr=a.meta_lr, epsilon=a.epsilon, meta_batch=a.meta_batch,
                              k_shot=a.k_shot, n_query=a.queries, tv_weight=a.tv_weight,
                              inner_optimizer=a.inner_optimizer, adapt_optimizer=a.adapt_optimizer,
-                             adapt_lr=a.adapt_lr)
+                             adapt_lr=a.adapt_lr, normalize=a.normalize)
     return ExperimentConfig(meta=meta, kinds=parse_kinds(a.degradations), iterations=a.iterations,
                             pretrain_iterations=a.pretrain_iterations,
                             pretrain_lr=a.pretrain_lr, warm_start=a.warm_start, hidden=a.hidden,

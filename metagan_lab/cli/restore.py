@@ -44,7 +44,8 @@ def run_train(args: argparse.Namespace) -> int:
                              n_query=args.queries, tv_weight=args.tv_weight,
                              self_supervised=args.self_supervised,
                              inner_optimizer=args.inner_optimizer,
-                             adapt_optimizer=args.adapt_optimizer, adapt_lr=args.adapt_lr)
+                             adapt_optimizer=args.adapt_optimizer, adapt_lr=args.adapt_lr,
+                             normalize=args.normalize)
     cfg = ExperimentConfig(meta=meta, kinds=parse_kinds(args.degradations), source=args.images,
                            iterations=args.iterations, hidden=args.hidden, depth=args.depth,
                            pretrain_iterations=args.pretrain_iterations,
@@ -102,6 +103,9 @@ def register(groups: dict) -> None:
                    help="Adam steps of the pooled baseline (default: --iterations)")
     p.add_argument("--pretrain-lr", type=positive_float, default=None,
                    help="Adam step of the pooled baseline (default: --meta-lr)")
+    p.add_argument("--normalize", action="store_true",
+                   help="each task's loss relative to its degraded input's MSE (equal weight "
+                        "per degradation)")
     p.add_argument("--warm-start", action="store_true",
                    help="meta-train from the pre-trained weights (MZSR's meta-transfer); the "
                         "baseline then trains on as many more tasks")

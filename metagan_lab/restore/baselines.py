@@ -23,7 +23,7 @@ from ..types import Params
 from .data import RestorationTask
 from .degradations import Setting, TaskFamily, check_images, kernel_of
 from .meta import RestoreMetaConfig, sample_tasks
-from .objectives import restoration_loss
+from .objectives import relative_scale, restoration_loss
 
 # Richardson–Lucy iterations: Gaussian kernels take many; motion kernels have zeros in their
 # spectrum, so ringing grows after a few iterations (5 vs 30: +1.3 dB vs −5.5 dB on test patches).
@@ -39,8 +39,9 @@ def scratch_params(model_fn, seed: int = 0) -> Params:
 def pretrain_on_all(model: nn.Module, theta: Params, images: Tensor, family: TaskFamily,
                     cfg: RestoreMetaConfig, iterations: int, lr: float | None = None,
                     seed: int = 0, progress: bool = True) -> list[float]:
-    """Adam on (1/T) Σ_i [L + λR](F_θ(y), x) over support + query pairs of each meta-batch of
-    training settings (the same stream of tasks meta-training sees). Updates θ in place (Adam
+    """Adam on (1/T) Σ_i c_i [L + λR](F_θ(y), x) over support + query pairs of each meta-batch of
+    training settings (c_i = 1, or 1 / L(y, x) of task i when ``cfg.normalize``), the same
+    stream of tasks meta-training sees. Updates θ in place (Adam
     steps θ's tensors); returns the loss history. Runs on the library's one loop
     (``training.run_loop``); a non-finite loss raises ``checks.TrainingDiverged`` before the
     step is applied."""
@@ -53,9 +54,13 @@ def pretrain_on_all(model: nn.Module, theta: Params, images: Tensor, family: Tas
 
     def step(it: int) -> StepResult:
         tasks = sample_tasks(images, family, cfg, generator, device)
-        x = torch.cat([torch.cat([t.support_x, t.query_x]) for t in tasks])
+        x = torch.cat([torch.cat([t.support_x, t.query_x]) for t in tasks])  # [T·(K+Q), C, H, W]
         y = torch.cat([torch.cat([t.support_y, t.query_y]) for t in tasks])
-        loss = restoration_loss(functional_call(model, theta, (x,)), y, cfg.tv_weight)
+        out = functional_call(model, theta, (x,)).split(cfg.k_shot + cfg.n_query)  # per task
+        losses = [restoration_loss(o, t_y, cfg.tv_weight)
+                  * (relative_scale(t_x, t_y) if cfg.normalize else 1.0)
+                  for o, t_x, t_y in zip(out, x.split(len(out[0])), y.split(len(out[0])))]
+        loss = torch.stack(losses).mean()
         value = finite_loss("the pooled restoration loss", loss.item(), fix)
         optimizer.zero_grad()
         loss.backward()

@@ -7,6 +7,7 @@ L(F) = (1/N) Σ (F − x)²                   data_fidelity(output, target)
 R(F) = (1/N) Σ |∂_h F| + |∂_v F|          total_variation(output)
 λ                                         tv_weight
 L(F) + λ R(F)                             restoration_loss(output, target, tv_weight)
+c = 1 / L(y, x)  (y the degraded input)   relative_scale(degraded, target): c·L = 1 for F = id
 
 N = B·C·H·W. Explained in ``notebooks/08_meta_restoration.ipynb``, §2.
 """
@@ -52,3 +53,12 @@ def restoration_loss_fn(tv_weight: float = 0.0,
     """``loss_fn(output, target)`` for ``metagan_lab.meta.adapt``: L(F) + λ R(F)."""
     non_negative_number("tv_weight (λ)", tv_weight, TV_HINT)
     return partial(restoration_loss, tv_weight=tv_weight, weight=weight)
+
+
+RELATIVE_FLOOR = 1e-6    # L(y, x) below this (a nearly clean input) counts as 1e-6
+
+
+def relative_scale(degraded: Tensor, target: Tensor, weight: Tensor | None = None) -> float:
+    """c = 1 / max(L(y, x), 1e-6): the loss of "do nothing" (F(y) = y) becomes 1, so tasks whose
+    inputs differ 100× in MSE (a 70 % mask vs a mild blur) weigh the same in a mean over tasks."""
+    return 1.0 / max(data_fidelity(degraded, target, weight).item(), RELATIVE_FLOOR)

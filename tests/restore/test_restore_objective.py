@@ -58,3 +58,35 @@ def test_psnr_and_ssim_come_from_the_library_per_image():
     assert torch.allclose(psnr(y, x), 10 * torch.log10(1 / mse), atol=1e-10)
     assert torch.allclose(ssim(x, x), torch.ones(3, dtype=torch.float64), atol=1e-10)
     assert (ssim(y, x) < 1).all()
+
+
+def test_relative_scale_makes_doing_nothing_cost_one():
+    from metagan_lab.restore.objectives import relative_scale
+
+    x = torch.zeros(1, 1, 2, 2, dtype=torch.float64)
+    y = torch.tensor([[[[0.1, -0.1], [0.2, 0.0]]]], dtype=torch.float64)   # L(y, x) = 0.06 / 4
+    assert relative_scale(y, x) == pytest.approx(4 / 0.06, rel=1e-12)
+    assert relative_scale(x, x) == 1e6                                       # floor 1e-6
+
+
+def test_normalized_tasks_and_pooled_loss_start_at_one_for_the_identity():
+    from metagan_lab.models import params_of
+    from metagan_lab.restore.baselines import pretrain_on_all
+    from metagan_lab.restore.data import sample_task
+    from metagan_lab.restore.degradations import Setting, TaskFamily
+    from metagan_lab.restore.meta import RestoreMetaConfig, restorer_task
+    from metagan_lab.restore.models import Restorer
+
+    model = Restorer(hidden=2, depth=2).double()                    # identity: F(y) = y
+    theta = params_of(model)
+    images = torch.rand(8, 1, 8, 8, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(0))
+    for s in (Setting("noise", 0.1), Setting("inpaint", 0.6), Setting("blur", 1.0)):
+        task = sample_task(images, s, 2, 2, torch.Generator().manual_seed(1))
+        problem = restorer_task(model, task, normalize=True)
+        assert problem.support_loss(theta).item() == pytest.approx(1.0, rel=1e-12)
+        assert problem.query_loss(theta).item() == pytest.approx(1.0, rel=1e-12)
+    cfg = RestoreMetaConfig(meta_batch=3, k_shot=2, n_query=2, tv_weight=0.0, normalize=True)
+    start = {n: p.detach().clone().requires_grad_() for n, p in theta.items()}
+    history = pretrain_on_all(model, start, images, TaskFamily(), cfg, 1, progress=False)
+    assert history[0] == pytest.approx(1.0, rel=1e-12)
