@@ -1,4 +1,4 @@
-"""`metagan-lab train gan | fewshot-gan | meta-vae | vae | cyclegan`."""
+"""`metagan-lab train gan | fewshot-gan | meta-vae | statistician | vae | cyclegan`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..runs.kinds import cyclegan as cyclegan_format
 from ..runs.kinds import fewshot_gan as fewshot_format
 from ..runs.kinds import gan as gan_format
 from ..runs.kinds import meta_vae as meta_vae_format
+from ..runs.kinds import statistician as statistician_format
 from ..runs.kinds import vae as vae_format
 from .common import add_common, add_data, emit, load_split, positive_float, positive_int
 
@@ -143,6 +144,36 @@ def run_meta_vae(args: argparse.Namespace) -> int:
     return _finish(result, out, "meta_vae", args)
 
 
+def run_statistician(args: argparse.Namespace) -> int:
+    from ..gan.statistician import (
+        StatisticianConfig,
+        check_statistician_config,
+        train_statistician,
+    )
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    cfg = check_statistician_config(StatisticianConfig(
+        k_shot=args.k_shot, n_target=args.n_target, meta_batch=args.meta_batch, z_dim=args.z_dim,
+        c_dim=args.c_dim, width=args.width, hidden=args.hidden, lr=args.lr, seed=args.seed))
+    out = prepare_out(args.out, args.overwrite, _files("statistician"))
+    data, split = _load(args)
+    ran: dict = {}
+    model = train_statistician(split.train, cfg, args.iterations, device, not args.quiet,
+                               checkpoint=out / "statistician.pt", max_seconds=args.max_seconds,
+                               val_every=args.val_every, history=ran)
+    path = save(statistician_format.checkpoint(model, cfg, ran["iterations"], data.source),
+                out / "statistician.pt")
+    last = slice(-min(50, len(ran["loss"])), None)
+    mean = lambda v: sum(v[last]) / len(v[last])  # noqa: E731
+    result = {"algorithm": "statistician", "dataset": data.source, "device": str(device),
+              "iterations": ran["iterations"], "seconds": round(ran["seconds"], 2),
+              "neg_elbo": mean(ran["loss"]), "reconstruction": mean(ran["reconstruction"]),
+              "kl": mean(ran["kl"]), "checkpoint": str(path)}
+    return _finish(result, out, "statistician", args)
+
+
 def run_vae(args: argparse.Namespace) -> int:
     from ..gan.vae import VAE, train_vae
 
@@ -257,6 +288,24 @@ def register(groups: dict) -> None:
     m.add_argument("--classifier-steps", type=positive_int, default=300)
     m.add_argument("--eval-classes", type=positive_int, default=20)
     m.add_argument("--n-fake", type=positive_int, default=100)
+
+    s = _parser(groups, "statistician", "one-shot generator: a Neural-Statistician-style "
+                "conditional VAE trained over classes (adaptation = the shots' context)",
+                run_statistician)
+    s.add_argument("--iterations", type=positive_int, default=3000, help="training episodes")
+    s.add_argument("--max-seconds", type=positive_float, default=None,
+                   help="stop training after this many seconds")
+    s.add_argument("--val-every", type=positive_int, default=100, help="checkpoint every")
+    s.add_argument("--k-shot", type=positive_int, default=1, help="context shots per class")
+    s.add_argument("--n-target", type=positive_int, default=4, help="target images per class")
+    s.add_argument("--meta-batch", type=positive_int, default=16, help="classes per episode")
+    s.add_argument("--z-dim", type=positive_int, default=32)
+    s.add_argument("--c-dim", type=positive_int, default=64)
+    s.add_argument("--width", type=positive_int, default=32)
+    s.add_argument("--hidden", type=positive_int, default=128)
+    s.add_argument("--lr", type=positive_float, default=1e-3)
+    s.add_argument("--threads", type=positive_int, default=None,
+                   help="CPU threads for PyTorch (default: PyTorch's choice)")
 
     v = _parser(groups, "vae", "a VAE on the training characters (ELBO)", run_vae)
     v.add_argument("--steps", type=positive_int, default=2000)

@@ -16,6 +16,8 @@ recognisability.py  few-shot generator evaluation: recognisability by a ProtoNet
 cyclegan.py  a small CycleGAN between thin- and thick-stroke characters
 vae.py       VAE with ELBO = −(reconstruction + KL)
 meta_vae.py  Reptile-trained VAE over classes (−ELBO per class), adaptation from K shots, sampling
+statistician.py  Neural-Statistician-style conditional VAE: one-shot generation amortised through
+             the context c of the shots (no gradient step at test time)
 """
 
 from ..checks import TrainingDiverged
@@ -30,6 +32,7 @@ from .recognisability import (
     recognisability,
     summarise_metrics,
 )
+from .statistician import Statistician, StatisticianConfig, train_statistician
 from .train import (
     GANConfig,
     GANState,
@@ -44,3 +47,4 @@ __all__ = ["LOSSES", "DCDiscriminator", "DCGenerator", "GANConfig", "GANState",
            "r1_penalty", "train_steps"]
 __all__ += ["diversity", "evaluate_generator_metrics", "gan_generators", "inception_score",
             "inception_score_of", "recognisability", "summarise_metrics"]
+__all__ += ["Statistician", "StatisticianConfig", "train_statistician"]

@@ -12,10 +12,21 @@
 
 from __future__ import annotations
 
-from . import cyclegan, episodic, fewshot_gan, gan, meta, meta_vae, protonet, restorer, vae
+from . import (
+         cyclegan,
+         episodic,
+         fewshot_gan,
+         gan,
+         meta,
+         meta_vae,
+         protonet,
+         restorer,
+         statistician,
+         vae,
+)
 
 KINDS = {"protonet": protonet, "meta": meta, "gan": gan, "fewshot_gan": fewshot_gan,
          "vae": vae, "cyclegan": cyclegan, "restorer": restorer, "episodic": episodic,
-         "meta_vae": meta_vae}
+         "meta_vae": meta_vae, "statistician": statistician}
 
 __all__ = ["KINDS"]

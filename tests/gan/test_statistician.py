@@ -1,0 +1,182 @@
+"""Neural-Statistician-style one-shot generator (gan.statistician): the Gaussian KL against hand
+values and torch.distributions, −ELBO against a hand computation on a 1-pixel stub (float64),
+the context's permutation invariance and any K, a short training run, the checkpoint round trip,
+the CLI, and the refusals."""
+
+import dataclasses
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from metagan_lab import runs
+from metagan_lab.cli import main
+from metagan_lab.data import MetaSplit, make_glyphs
+from metagan_lab.gan.statistician import (
+    StatisticianConfig,
+    check_statistician_config,
+    context,
+    copy_shot_adapter,
+    gaussian_kl,
+    generate,
+    make_statistician,
+    negative_elbo,
+    statistician_adapter,
+    train_statistician,
+)
+from metagan_lab.gan.vae import kl_divergence as kl_to_standard_normal
+
+TINY = StatisticianConfig(meta_batch=3, n_target=2, z_dim=3, c_dim=4, width=4, hidden=8)
+F64 = torch.float64
+
+
+def test_gaussian_kl_matches_a_hand_value():
+    # dim 1: ½[log 2 − 0 + (1 + 1²)/2 − 1] = ½ log 2;  dim 2: ½[0 − log 4 + (4 + 1²)/1 − 1]
+    # = 2 − log 2;  sum: 2 − ½ log 2
+    mu_q, logvar_q = torch.tensor([[1.0, 0.0]], dtype=F64), torch.tensor([[0.0, math.log(4)]],
+                                                                            dtype=F64)
+    mu_p, logvar_p = torch.tensor([[0.0, 1.0]], dtype=F64), torch.tensor([[math.log(2), 0.0]],
+                                                                            dtype=F64)
+    assert gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).item() == pytest.approx(
+        2 - 0.5 * math.log(2), abs=1e-14)
+
+
+def test_gaussian_kl_matches_torch_distributions_and_the_standard_normal_case():
+    g = torch.Generator().manual_seed(0)
+    mu_q, lv_q, mu_p, lv_p = (torch.randn(5, 3, generator=g, dtype=F64) for _ in range(4))
+    reference = kl_divergence(Normal(mu_q, (0.5 * lv_q).exp()),
+                              Normal(mu_p, (0.5 * lv_p).exp())).sum(1).mean()
+    assert gaussian_kl(mu_q, lv_q, mu_p, lv_p).item() == pytest.approx(reference.item(), abs=1e-12)
+    zeros = torch.zeros_like(mu_q)
+    assert gaussian_kl(mu_q, lv_q, zeros, zeros).item() == pytest.approx(
+        kl_to_standard_normal(mu_q, lv_q).item(), abs=1e-12)
+    assert gaussian_kl(mu_q, lv_q, mu_q, lv_q).item() == 0.0
+
+
+def stub_model():
+    """1-pixel images; f(x) = x, h = identity, q(z|x,c) = N(x + c, 1), p(z|c) = N(0, 1),
+    logits = z + c."""
+    ident = lambda t: t.flatten(1)  # noqa: E731
+    return SimpleNamespace(
+        features=ident, context_head=ident,
+        posterior=lambda f, c: (f + c, torch.zeros_like(f)),
+        prior=lambda c: (torch.zeros_like(c), torch.zeros_like(c)),
+        decode=lambda z, c: (z + c).view(-1, 1, 1, 1))
+
+
+def test_negative_elbo_matches_a_hand_computation():
+    # shots 0.2, 0.6 → c = 0.4; target x = 1: μ_q = 1.4, σ_q = 1; z = 1.4 + 0.5 = 1.9;
+    # logit 2.3; −log p(x=1|z,c) = log(1 + e^{−2.3}); KL(N(1.4, 1) ‖ N(0, 1)) = ½ 1.4² = 0.98
+    shots = torch.tensor([0.2, 0.6], dtype=F64).view(1, 2, 1, 1, 1)            # [B, K, 1, 1, 1]
+    targets = torch.tensor([1.0], dtype=F64).view(1, 1, 1, 1, 1)                # [B, T, 1, 1, 1]
+    loss, rec, kl = negative_elbo(stub_model(), targets, shots, torch.tensor([[0.5]], dtype=F64))
+    assert rec.item() == pytest.approx(math.log1p(math.exp(-2.3)), abs=1e-14)
+    assert kl.item() == pytest.approx(0.98, abs=1e-14)
+    assert loss.item() == pytest.approx(math.log1p(math.exp(-2.3)) + 0.98, abs=1e-14)
+
+
+def test_negative_elbo_of_two_classes_is_the_mean_of_per_class_values():
+    model = make_statistician(TINY).double()
+    g = torch.Generator().manual_seed(1)
+    shots, targets = torch.rand(2, 3, 1, 28, 28, generator=g, dtype=F64), \
+        torch.rand(2, 2, 1, 28, 28, generator=g, dtype=F64)
+    noise = torch.randn(4, TINY.z_dim, generator=g, dtype=F64)
+    both = negative_elbo(model, targets, shots, noise)[0]
+    each = [negative_elbo(model, targets[b:b + 1], shots[b:b + 1], noise[2 * b:2 * b + 2])[0]
+            for b in range(2)]
+    assert both.item() == pytest.approx((each[0] + each[1]).item() / 2, abs=1e-10)
+
+
+def test_context_is_permutation_invariant_and_takes_any_k():
+    model = make_statistician(TINY).double()
+    shots = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(2), dtype=F64)
+    c = context(model, shots)                                                   # [1, c_dim]
+    assert c.shape == (1, TINY.c_dim)
+    assert torch.allclose(context(model, shots[torch.tensor([3, 0, 4, 2, 1])]), c, atol=1e-12)
+    for k in (1, 2, 5):
+        assert context(model, shots[:k]).shape == (1, TINY.c_dim)
+    by_hand = torch.stack([model.context_head(model.features(s[None]))[0] for s in shots]).mean(0)
+    assert torch.allclose(c[0], by_hand, atol=1e-12)
+    batched = context(model, torch.stack([shots[:2], shots[3:]]))               # [2, c_dim]
+    assert torch.allclose(batched[1], context(model, shots[3:])[0], atol=1e-12)
+
+
+def test_generate_and_adapters():
+    model = make_statistician(TINY)
+    shot = torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    samples = statistician_adapter(model)(shot, 6, 7)
+    assert samples.shape == (6, 1, 28, 28) and 0 <= samples.min() and samples.max() <= 1
+    assert torch.equal(samples, generate(model, shot, 6, seed=7))
+    assert not torch.equal(samples, generate(model, shot, 6, seed=8))       # z ~ p(z|c) varies
+    copies = copy_shot_adapter()(shot, 4, 0)
+    assert copies.shape == (4, 1, 28, 28) and all(torch.equal(x, shot[0]) for x in copies)
+
+
+def glyph_split():
+    data = make_glyphs(n_classes=12)
+    return data, MetaSplit(data.subset(list(range(6))), data.subset([6, 7, 8]),
+                           data.subset([9, 10, 11]))
+
+
+def test_a_short_training_run_lowers_the_loss_and_writes_a_checkpoint(tmp_path):
+    data, split = glyph_split()
+    ran: dict = {}
+    model = train_statistician(split.train, dataclasses.replace(TINY, lr=3e-3), 40,
+                               checkpoint=tmp_path / "s.pt", val_every=20, history=ran)
+    loss = ran["loss"]
+    assert ran["iterations"] == 40 and sum(loss[-5:]) / 5 < 0.8 * sum(loss[:5]) / 5
+    saved = torch.load(tmp_path / "s.pt", weights_only=True)
+    assert saved["kind"] == "statistician" and saved["iterations"] == 40
+    rebuilt = runs.KINDS["statistician"].build(saved)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in rebuilt.state_dict().items())
+    shot = split.test.images[0, :1].unsqueeze(1).float() / 255
+    assert torch.equal(generate(rebuilt, shot, 3, 1), generate(model, shot, 3, 1))
+
+
+def test_cli_train_statistician_then_describe_evaluate_and_sample(tmp_path, capsys, monkeypatch):
+    import metagan_lab.cli.gan as cli_gan
+    import metagan_lab.runs.kinds.statistician as kind
+
+    data, split = glyph_split()
+    monkeypatch.setattr(cli_gan, "_load", lambda args: (data, split))
+    monkeypatch.setattr(kind, "load_split", lambda options: (data, split))
+    assert main(["train", "statistician", "--iterations", "2", "--meta-batch", "2",
+                 "--z-dim", "2", "--c-dim", "3", "--width", "4", "--hidden", "8",
+                 "--threads", "1", "--device", "cpu", "--quiet", "--json",
+                 "--out", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["algorithm"] == "statistician" and out["iterations"] == 2
+    assert math.isfinite(out["neg_elbo"]) and out["neg_elbo"] == pytest.approx(
+        out["reconstruction"] + out["kl"], rel=1e-6)
+    path = tmp_path / "statistician.pt"
+    assert runs.describe(str(path))["config"]["c_dim"] == 3
+    result = runs.evaluate(str(path), runs.EvalOptions(ways=2, episodes=2, samples=2))
+    assert 0 <= result["recognisability"] <= 1 and result["real_recognisability"] >= 0
+    info = runs.sample(str(path), tmp_path / "s.png", n=3)
+    assert (tmp_path / "s.png").stat().st_size > 0 and "p(z | c)" in info["shows"]
+
+
+@pytest.mark.parametrize("field, value", [("k_shot", 0), ("meta_batch", 0), ("z_dim", 1.5),
+                                          ("lr", -1.0)])
+def test_bad_settings_are_refused_naming_them(field, value):
+    with pytest.raises(ValueError, match=field):
+        check_statistician_config(dataclasses.replace(StatisticianConfig(), **{field: value}))
+
+
+def test_bad_shapes_and_counts_are_refused():
+    model = make_statistician(TINY)
+    with pytest.raises(ValueError, match=r"shots must be \[K, 1, H, W\]"):
+        context(model, torch.rand(28, 28))
+    with pytest.raises(ValueError, match="n must be"):
+        generate(model, torch.rand(1, 1, 28, 28), 0)
+    with pytest.raises(ValueError, match="iterations"):
+        train_statistician(torch.zeros(3, 5, 28, 28, dtype=torch.uint8), TINY, -1)
+
+
+def test_cli_refuses_a_bad_value(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "statistician", "--meta-batch", "0", "--quiet"])
+    assert "meta-batch" in capsys.readouterr().err
