@@ -1,14 +1,26 @@
-"""Recognisability, diversity, FD and in-domain IS of the shipped few-shot GAN's methods.
+"""Recognisability, diversity, FD and in-domain IS of one-shot generators, on the same episodes.
 
     python scripts/generation_metrics.py                 # 5-way 1-shot, 30 episodes, 1 thread
+    python scripts/generation_metrics.py --statistician runs/statistician/statistician.pt \
+        --vae runs/vae/vae.pt --meta-vae runs/meta_vae/meta_vae.pt
     python scripts/generation_metrics.py --json          # the summary as JSON only
 
-Generators: the inits in ``pretrained:fewshot-gan`` (Reptile init adapted / as is, scratch,
-pooled DCGAN fine-tuned), each adapted with the checkpoint's own steps and per-method α; critic:
-the shipped ProtoNet encoder (``protonet-20w1s``; also the FD feature network, as in
+Generators (rows), every one given the same K shots of the same unseen classes:
+- the inits in ``pretrained:fewshot-gan`` (Reptile init adapted / as is, scratch, pooled DCGAN
+  fine-tuned), each adapted with the checkpoint's own steps and per-method α (``--no-gan``: none);
+- "copy the shot": the K shots themselves, repeated (recognisability ~1, diversity 0 at K = 1:
+  the corner of the diversity–recognisability plane);
+- ``--statistician CKPT``: the amortised one-shot generator of ``gan.statistician`` (no gradient
+  step: the context of the shots, z ~ p(z | c));
+- ``--vae CKPT`` (kind 'vae', one VAE on the pooled training images): sampled as it is, and
+  fine-tuned on the shots (``VAE_STEPS`` Adam steps of α = ``VAE_LR``);
+- ``--meta-vae CKPT`` (kind 'meta_vae'): its Reptile init adapted, a fresh VAE and its pooled VAE
+  fine-tuned, with the checkpoint's own steps and α.
+Every VAE shows its samples the same way: the Bernoulli means sigmoid(logits), not thresholded.
+Critic: the shipped ProtoNet encoder (``protonet-20w1s``; also the FD feature network, as in
 ``metagan-lab eval``); IS: a Conv-4 classifier trained here on the training classes (its accuracy
 on held-out images of those classes is printed). Reference row: the held-out real images.
-Writes a sample grid and the diversity–recognisability plane as PNGs under ``--out-dir``.
+Writes metrics.json, a sample grid and the diversity–recognisability plane under ``--out-dir``.
 """
 
 from __future__ import annotations
@@ -22,7 +34,9 @@ from pathlib import Path
 import torch
 
 from metagan_lab.data.images import ClassImages
-from metagan_lab.gan.experiment import ADAPTED
+from metagan_lab.gan.experiment import ADAPTED, vae_adapters
+from metagan_lab.gan.fewshot import Adapter
+from metagan_lab.gan.meta_vae import MetaVAEConfig, vae_adapter
 from metagan_lab.gan.metrics import FeatureNet, train_feature_classifier
 from metagan_lab.gan.recognisability import (
     REAL,
@@ -30,12 +44,50 @@ from metagan_lab.gan.recognisability import (
     gan_generators,
     summarise_metrics,
 )
+from metagan_lab.gan.statistician import copy_shot_adapter, statistician_adapter
+from metagan_lab.meta.functional import InnerLoop
+from metagan_lab.models import params_of
 from metagan_lab.pretrained import load_checkpoint
-from metagan_lab.runs import DataOptions, load_pretrained, load_split
-from metagan_lab.runs.kinds import fewshot_gan
+from metagan_lab.runs import DataOptions, build_model, load, load_pretrained, load_split
+from metagan_lab.runs.kinds import fewshot_gan, meta_vae
 from metagan_lab.tasks.episodes import sample_episode
 
 CRITIC = "protonet-20w1s"
+COPY = "copy the shot"
+VAE_STEPS, VAE_LR = 10, 0.01   # the pooled VAE's fine-tuning: the meta-VAE CLI's steps and α
+
+
+def gan_rows() -> tuple[dict[str, Adapter], dict]:
+    """The shipped few-shot GAN's methods, each with the checkpoint's own steps and α."""
+    ckpt = load_checkpoint("pretrained:fewshot-gan")
+    G, D, inits = fewshot_gan.build(ckpt)
+    # older files (the shipped one) hold no adapt_lr / adapt_steps: α = cfg.inner_lr, and the
+    # step count ``metagan-lab eval`` uses (runs.kinds.fewshot_gan.DEFAULT_STEPS)
+    lrs = {m: (ckpt.get("adapt_lr") or {}).get(m, ckpt["config"]["inner_lr"]) for m in inits}
+    steps = ckpt.get("adapt_steps") or fewshot_gan.DEFAULT_STEPS
+    adapted = tuple(m for m in inits if m in ADAPTED)
+    return (gan_generators(G, D, inits, steps, lrs, ckpt["config"]["loss"], adapted),
+            {"adapt_steps": steps, "adapt_lr": lrs, "adapted": adapted})
+
+
+def vae_rows(path: str) -> dict[str, Adapter]:
+    """A pooled VAE (kind 'vae') as it is (the shots are ignored) and fine-tuned on the shots."""
+    model = build_model(path)
+    theta = params_of(model, False)
+    tune = InnerLoop(lr=VAE_LR, steps=VAE_STEPS, first_order=True, optimizer="adam")
+    return {"pooled_vae": vae_adapter(model, theta, InnerLoop(lr=VAE_LR, steps=0)),
+            "pooled_vae_finetuned": vae_adapter(model, theta, tune)}
+
+
+def meta_vae_rows(path: str) -> dict[str, Adapter]:
+    """A meta-VAE checkpoint's adapted methods, with its own adaptation steps and α."""
+    ckpt = load(path)
+    model, inits = meta_vae.build(ckpt)
+    cfg = MetaVAEConfig(**ckpt["config"])
+    steps = ckpt.get("adapt_steps") or meta_vae.DEFAULT_STEPS
+    adapters = vae_adapters(model, inits, cfg.inner(steps=steps),
+                            ckpt.get("adapt_lr") or cfg.inner_lr)
+    return {f"mvae:{m}": fn for m, fn in adapters.items()}
 
 
 def is_classifier(train: ClassImages, n_classes: int, steps: int, held_out: int = 5):
@@ -76,20 +128,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--is-classes", type=int, default=100, help="classes of the IS classifier")
     p.add_argument("--is-steps", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--statistician", default=None, help="a 'statistician' checkpoint")
+    p.add_argument("--vae", default=None, help="a 'vae' checkpoint (pooled training images)")
+    p.add_argument("--meta-vae", default=None, help="a 'meta_vae' checkpoint")
+    p.add_argument("--no-gan", action="store_true", help="leave out the shipped few-shot GAN")
     p.add_argument("--out-dir", default="/tmp/generation_metrics")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     start = time.perf_counter()
     _, split = load_split(DataOptions(dataset="omniglot"))
-    ckpt = load_checkpoint("pretrained:fewshot-gan")
-    G, D, inits = fewshot_gan.build(ckpt)
-    # older files (the shipped one) hold no adapt_lr / adapt_steps: α = cfg.inner_lr, and the
-    # step count ``metagan-lab eval`` uses (runs.kinds.fewshot_gan.DEFAULT_STEPS)
-    lrs = {m: (ckpt.get("adapt_lr") or {}).get(m, ckpt["config"]["inner_lr"]) for m in inits}
-    steps = ckpt.get("adapt_steps") or fewshot_gan.DEFAULT_STEPS
-    adapted = tuple(m for m in inits if m in ADAPTED)
-    generators = gan_generators(G, D, inits, steps, lrs, ckpt["config"]["loss"], adapted)
+    generators: dict[str, Adapter] = {COPY: copy_shot_adapter()}
+    protocol: dict = {"checkpoints": {k: getattr(args, k) for k in ("statistician", "vae",
+                                                                     "meta_vae")}}
+    if args.statistician:
+        generators["statistician"] = statistician_adapter(build_model(args.statistician))
+    if not args.no_gan:
+        rows, protocol["fewshot_gan"] = gan_rows()
+        generators |= rows
+    if args.vae:
+        generators |= vae_rows(args.vae)
+        protocol["pooled_vae"] = {"adapt_steps": VAE_STEPS, "adapt_lr": VAE_LR}
+    if args.meta_vae:
+        generators |= meta_vae_rows(args.meta_vae)
     critic = load_pretrained(CRITIC)
     t = time.perf_counter()
     classifier, is_acc = is_classifier(split.train, args.is_classes, args.is_steps)
@@ -102,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise_metrics(per_episode)
     report = {"protocol": {"ways": args.ways, "shots": args.shots, "episodes": args.episodes,
                            "samples_per_class": args.samples, "seed": args.seed,
-                           "adapt_steps": steps, "adapt_lr": lrs,
-                           "adapted": adapted, "critic": CRITIC,
+                           "critic": CRITIC, **protocol,
                            "is_classifier": {"classes": args.is_classes, "steps": args.is_steps,
                                              "held_out_accuracy": round(is_acc, 4)},
                            "test_classes": split.test.n_classes},
@@ -114,17 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     _figures(generators, split.test, summary, args, out)
     report["seconds"]["total"] = round(time.perf_counter() - start, 1)
+    (out / "metrics.json").write_text(json.dumps(report, indent=1))
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
     print(f"{args.ways}-way {args.shots}-shot, {args.episodes} episodes of Omniglot test classes,"
           f" {args.samples} samples per class; chance R = {1 / args.ways:.2f}")
-    print(f"{'method':22s} {'recognisability':>17s} {'diversity':>15s} {'FD':>15s} {'IS':>13s}")
+    print(f"{'method':26s} {'recognisability':>17s} {'diversity':>15s} {'FD':>15s} {'IS':>13s}")
     for m, row in summary.items():
         cells = [_cell(row, k) for k in ("recognisability", "diversity", "fd", "inception_score")]
-        print(f"{m:22s} {cells[0]:>17s} {cells[1]:>15s} {cells[2]:>15s} {cells[3]:>13s}")
+        print(f"{m:26s} {cells[0]:>17s} {cells[1]:>15s} {cells[2]:>15s} {cells[3]:>13s}")
     print(json.dumps({k: report[k] for k in ("protocol", "seconds")}))
-    print(f"figures: {out}/samples.png, {out}/plane.png", file=sys.stderr)
+    print(f"figures: {out}/samples.png, {out}/plane.png; {out}/metrics.json", file=sys.stderr)
     return 0
 
 

@@ -156,7 +156,8 @@ def run_statistician(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     cfg = check_statistician_config(StatisticianConfig(
         k_shot=args.k_shot, n_target=args.n_target, meta_batch=args.meta_batch, z_dim=args.z_dim,
-        c_dim=args.c_dim, width=args.width, hidden=args.hidden, lr=args.lr, seed=args.seed))
+        c_channels=args.c_channels, width=args.width, hidden=args.hidden, lr=args.lr,
+        seed=args.seed))
     out = prepare_out(args.out, args.overwrite, _files("statistician"))
     data, split = _load(args)
     ran: dict = {}
@@ -300,7 +301,8 @@ def register(groups: dict) -> None:
     s.add_argument("--n-target", type=positive_int, default=4, help="target images per class")
     s.add_argument("--meta-batch", type=positive_int, default=16, help="classes per episode")
     s.add_argument("--z-dim", type=positive_int, default=32)
-    s.add_argument("--c-dim", type=positive_int, default=64)
+    s.add_argument("--c-channels", type=positive_int, default=16,
+                   help="channels of the 7×7 context map c")
     s.add_argument("--width", type=positive_int, default=32)
     s.add_argument("--hidden", type=positive_int, default=128)
     s.add_argument("--lr", type=positive_float, default=1e-3)

@@ -29,7 +29,7 @@ from metagan_lab.gan.statistician import (
 )
 from metagan_lab.gan.vae import kl_divergence as kl_to_standard_normal
 
-TINY = StatisticianConfig(meta_batch=3, n_target=2, z_dim=3, c_dim=4, width=4, hidden=8)
+TINY = StatisticianConfig(meta_batch=3, n_target=2, z_dim=3, c_channels=2, width=4, hidden=8)
 F64 = torch.float64
 
 
@@ -61,7 +61,7 @@ def stub_model():
     logits = z + c."""
     ident = lambda t: t.flatten(1)  # noqa: E731
     return SimpleNamespace(
-        features=ident, context_head=ident,
+        features=ident, context_map=ident,
         posterior=lambda f, c: (f + c, torch.zeros_like(f)),
         prior=lambda c: (torch.zeros_like(c), torch.zeros_like(c)),
         decode=lambda z, c: (z + c).view(-1, 1, 1, 1))
@@ -93,14 +93,14 @@ def test_negative_elbo_of_two_classes_is_the_mean_of_per_class_values():
 def test_context_is_permutation_invariant_and_takes_any_k():
     model = make_statistician(TINY).double()
     shots = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(2), dtype=F64)
-    c = context(model, shots)                                                   # [1, c_dim]
-    assert c.shape == (1, TINY.c_dim)
+    c = context(model, shots)                                          # [1, c_channels, 7, 7]
+    assert c.shape == (1, TINY.c_channels, 7, 7)
     assert torch.allclose(context(model, shots[torch.tensor([3, 0, 4, 2, 1])]), c, atol=1e-12)
     for k in (1, 2, 5):
-        assert context(model, shots[:k]).shape == (1, TINY.c_dim)
-    by_hand = torch.stack([model.context_head(model.features(s[None]))[0] for s in shots]).mean(0)
+        assert context(model, shots[:k]).shape == (1, TINY.c_channels, 7, 7)
+    by_hand = torch.stack([model.context_map(s[None])[0] for s in shots]).mean(0)
     assert torch.allclose(c[0], by_hand, atol=1e-12)
-    batched = context(model, torch.stack([shots[:2], shots[3:]]))               # [2, c_dim]
+    batched = context(model, torch.stack([shots[:2], shots[3:]]))               # [2, cc, 7, 7]
     assert torch.allclose(batched[1], context(model, shots[3:])[0], atol=1e-12)
 
 
@@ -144,7 +144,7 @@ def test_cli_train_statistician_then_describe_evaluate_and_sample(tmp_path, caps
     monkeypatch.setattr(cli_gan, "_load", lambda args: (data, split))
     monkeypatch.setattr(kind, "load_split", lambda options: (data, split))
     assert main(["train", "statistician", "--iterations", "2", "--meta-batch", "2",
-                 "--z-dim", "2", "--c-dim", "3", "--width", "4", "--hidden", "8",
+                 "--z-dim", "2", "--c-channels", "3", "--width", "4", "--hidden", "8",
                  "--threads", "1", "--device", "cpu", "--quiet", "--json",
                  "--out", str(tmp_path)]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -152,7 +152,7 @@ def test_cli_train_statistician_then_describe_evaluate_and_sample(tmp_path, caps
     assert math.isfinite(out["neg_elbo"]) and out["neg_elbo"] == pytest.approx(
         out["reconstruction"] + out["kl"], rel=1e-6)
     path = tmp_path / "statistician.pt"
-    assert runs.describe(str(path))["config"]["c_dim"] == 3
+    assert runs.describe(str(path))["config"]["c_channels"] == 3
     result = runs.evaluate(str(path), runs.EvalOptions(ways=2, episodes=2, samples=2))
     assert 0 <= result["recognisability"] <= 1 and result["real_recognisability"] >= 0
     info = runs.sample(str(path), tmp_path / "s.png", n=3)
