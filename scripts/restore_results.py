@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from metagan_lab.models import params_of
 from metagan_lab.restore.data import restoration_images
 from metagan_lab.restore.degradations import TaskFamily, parse_kinds
 from metagan_lab.restore.evaluate import Method, compare_methods, format_table
@@ -72,6 +73,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="extra adaptation modes to report for θ_meta and θ_pre, e.g. gains,head "
                         "(evaluated on --mode-tasks tasks per setting)")
     p.add_argument("--mode-tasks", type=int, default=5)
+    p.add_argument("--mode-lrs", default="",
+                   help="test-time Adam/SGD step per mode, e.g. gains=1e-2,head=1e-3 (default: "
+                        "the adaptation step)")
+    p.add_argument("--burst", type=int, default=1,
+                   help="also evaluate bursts of this many shots per test image (fused mean)")
+    p.add_argument("--load", type=Path, default=None,
+                   help="evaluate this restorer checkpoint (a previous run's .pt) instead of "
+                        "training; its config is used, training options are ignored")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=Path("runs/restore_results.json"))
     return p.parse_args(argv)
@@ -122,28 +131,64 @@ def checks(table: list[dict]) -> dict[str, bool]:
                 max(s["meta_minus_best_baseline"].values()) >= 1.0 for s in table)}
 
 
-def mode_rows(cfg: ExperimentConfig, out: dict, modes: list[str], n_tasks: int) -> list[dict]:
+def mode_rows(cfg: ExperimentConfig, out: dict, modes: list[str], n_tasks: int,
+              lrs: dict[str, float]) -> list[dict]:
     """PSNR / SSIM vs steps per adaptation mode (all, gains, head, all + self-supervised) for
     θ_meta and θ_pre on the unseen settings (the same test tasks as the main table's first
-    ``n_tasks``)."""
-    methods = []
-    for mode in ["all", *modes]:
-        methods += [Method(f"meta · {mode}", out["theta_meta"], mode=mode),
-                    Method(f"pretrained · {mode}", out["theta_pretrained"], mode=mode)]
-    methods += [Method("meta · all, self-sup.", out["theta_meta"], True)]
-    model = build_restorer(cfg, cfg.seed)
-    return compare_methods(model, methods, restoration_images(cfg.source, "test"),
-                           TaskFamily(kinds=cfg.kinds).test_settings(), cfg.meta.test_lr,
-                           cfg.meta.tv_weight, n_tasks, cfg.meta.k_shot, cfg.meta.n_query,
-                           cfg.steps, cfg.seed + 7, False, optimizer=cfg.meta.test_optimizer)
+    ``n_tasks``), each mode with its own step (``lrs``, default the adaptation step)."""
+    model, rows = build_restorer(cfg, cfg.seed), []
+    for mode in ["all", *modes, "self-sup."]:
+        lr = lrs.get(mode, cfg.meta.test_lr)
+        ss, m = mode == "self-sup.", "all" if mode == "self-sup." else mode
+        methods = [Method(f"meta · {mode} (lr {lr:g})", out["theta_meta"], ss, m)]
+        if not ss:
+            methods.append(Method(f"pretrained · {mode} (lr {lr:g})", out["theta_pretrained"],
+                                  mode=m))
+        rows += compare_methods(model, methods, restoration_images(cfg.source, "test"),
+                                TaskFamily(kinds=cfg.kinds).test_settings(), lr,
+                                cfg.meta.tv_weight, n_tasks, cfg.meta.k_shot, cfg.meta.n_query,
+                                cfg.steps, cfg.seed + 7, False,
+                                optimizer=cfg.meta.test_optimizer)
+    return rows
+
+
+def evaluate_loaded(path: Path, n_tasks: int, n_shots: int = 1) -> tuple[ExperimentConfig, dict]:
+    """A saved run's config and thetas, and its table re-measured (``n_shots``: bursts)."""
+    from metagan_lab import runs
+
+    ckpt = runs.load(str(path))
+    cfg = restorer_format.config_of(ckpt)
+    model, theta = restorer_format.build(ckpt)
+    out = {"theta_meta": theta["meta"], "theta_pretrained": theta["pretrained"],
+           "seconds_meta": 0.0, "seconds_pretrain": 0.0, "history_meta": [],
+           "history_pretrained": []}
+    scratch = params_of(build_restorer(cfg, cfg.seed + 1))
+    methods = [Method("meta-learned init", theta["meta"]), Method("scratch", scratch),
+               Method("pretrained on all", theta["pretrained"]),
+               Method("classical (skimage)", None)]
+    start = time.perf_counter()
+    out["rows"] = compare_methods(model, methods, restoration_images(cfg.source, "test"),
+                                  TaskFamily(kinds=cfg.kinds).test_settings(), cfg.meta.test_lr,
+                                  cfg.meta.tv_weight, n_tasks, cfg.meta.k_shot,
+                                  cfg.meta.n_query, cfg.steps, cfg.seed + 7, False,
+                                  optimizer=cfg.meta.test_optimizer, n_shots=n_shots)
+    out["seconds_eval"] = time.perf_counter() - start
+    return cfg, out
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     torch.set_num_threads(1)
-    cfg = config_of(args)
     start = time.perf_counter()
-    out = run_experiment(cfg, "cpu", progress=False)
+    if args.load is not None:
+        cfg, out = evaluate_loaded(args.load, args.eval_tasks)
+    else:
+        cfg = config_of(args)
+        out = run_experiment(cfg, "cpu", progress=False)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    if args.load is None:
+        save(restorer_format.checkpoint({**out, "config": dataclasses.asdict(cfg)}),
+             args.json.with_suffix(".pt"))
     table = summary(out["rows"], cfg.steps)
     print(format_table(out["rows"]))
     print("\n| setting | degraded | classical | best learned | meta − best baseline (k: dB) |")
@@ -153,20 +198,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {s['setting']} | {s['degraded']:.2f} | {s['classical']:.2f} | "
               f"{s['best_learned']:.2f} | {gaps} |")
     modes = [m for m in args.modes.split(",") if m]
-    rows_modes = mode_rows(cfg, out, modes, args.mode_tasks) if modes else []
+    lrs = {k: float(v) for k, v in (kv.split("=") for kv in args.mode_lrs.split(",") if kv)}
+    rows_modes = mode_rows(cfg, out, modes, args.mode_tasks, lrs) if modes else []
     if rows_modes:
         print("\nadaptation modes (PSNR / SSIM vs steps):\n" + format_table(rows_modes))
+    rows_burst = []
+    if args.burst > 1:
+        rows_burst = evaluate_loaded(args.json.with_suffix(".pt") if args.load is None
+                                     else args.load, args.eval_tasks, args.burst)[1]["rows"]
+        print(f"\nbursts of {args.burst} shots (fused mean):\n" + format_table(rows_burst))
     verdict = checks(table)
     wall = time.perf_counter() - start
     print("\n" + "\n".join(f"{'PASS' if v else 'FAIL'}  {k}" for k, v in verdict.items()))
     print(f"wall {wall:.0f} s (meta {out['seconds_meta']:.0f} s, pretrain "
           f"{out['seconds_pretrain']:.0f} s, eval {out['seconds_eval']:.0f} s), 1 thread")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    save(restorer_format.checkpoint(out), args.json.with_suffix(".pt"))
+
     args.json.write_text(json.dumps({
         "command": "python scripts/restore_results.py " + " ".join(sys.argv[1:]),
         "config": dataclasses.asdict(cfg), "rows": out["rows"], "summary": table,
-        "checks": verdict, "mode_rows": rows_modes, "seconds": wall,
+        "checks": verdict, "mode_rows": rows_modes, "burst_rows": rows_burst,
+        "burst_shots": args.burst, "seconds": wall,
         "seconds_meta": out["seconds_meta"],
         "seconds_pretrain": out["seconds_pretrain"], "seconds_eval": out["seconds_eval"],
         "history_meta": out["history_meta"], "history_pretrained": out["history_pretrained"]},

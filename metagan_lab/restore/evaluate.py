@@ -70,10 +70,12 @@ def adaptation_curve(model: nn.Module, theta: Params, task: RestorationTask, inn
 
 
 def test_tasks(images: Tensor, setting: Setting, n_tasks: int, k_shot: int, n_query: int,
-               seed: int = 0) -> list[RestorationTask]:
-    """The fixed test tasks of one unseen setting (the same for every method)."""
+               seed: int = 0, n_shots: int = 1) -> list[RestorationTask]:
+    """The fixed test tasks of one unseen setting (the same for every method); ``n_shots`` > 1:
+    each degraded image is a fused burst (``degradations.fuse_burst``)."""
     generator = torch.Generator().manual_seed(seed)
-    return [sample_task(images, setting, k_shot, n_query, generator) for _ in range(n_tasks)]
+    return [sample_task(images, setting, k_shot, n_query, generator, n_shots)
+            for _ in range(n_tasks)]
 
 
 def compare_methods(model: nn.Module, methods: Sequence[Method], images: Tensor,
@@ -81,11 +83,12 @@ def compare_methods(model: nn.Module, methods: Sequence[Method], images: Tensor,
                     n_tasks: int = 10, k_shot: int = 5, n_query: int = 5,
                     steps: Sequence[int] = STEPS, seed: int = 0,
                     progress: bool = True, optimizer: str = "sgd",
-                    mode: str = "all") -> list[dict]:
+                    mode: str = "all", n_shots: int = 1) -> list[dict]:
     """One row per (setting, method, k): mean PSNR/SSIM over tasks with 95% CI half-widths.
 
     Learned methods adapt with ``optimizer`` (sgd | adam), step ``inner_lr``, in ``mode`` (all
-    weights, gains, head) unless their ``Method.mode`` says otherwise."""
+    weights, gains, head) unless their ``Method.mode`` says otherwise. ``n_shots`` > 1 makes
+    every test image a fused burst of that many shots."""
     from tqdm.auto import tqdm
 
     positive_int("n_tasks (test tasks, for a confidence interval)", n_tasks, minimum=2)
@@ -96,7 +99,7 @@ def compare_methods(model: nn.Module, methods: Sequence[Method], images: Tensor,
                disable=not progress)
     for s_idx, setting in enumerate(settings):
         tasks = [t.to(device) for t in test_tasks(images, setting, n_tasks, k_shot, n_query,
-                                                  seed + 1000 * s_idx)]
+                                                  seed + 1000 * s_idx, n_shots)]
         for method in methods:
             per_task = []
             for t_idx, task in enumerate(tasks):

@@ -101,3 +101,14 @@ def test_burst_task_and_refusals():
     assert task.support_known.float().mean() > 0.75  # 1 − 0.5³ of the pixels seen by some shot
     with pytest.raises(ValueError, match="n_shots=0"):
         burst(images, Setting("noise", 0.1), 0)
+
+
+def test_burst_test_tasks_fuse_the_same_draws_as_sample_task():
+    from metagan_lab.restore.evaluate import test_tasks
+
+    images = torch.rand(10, 1, 8, 8, generator=_gen(), dtype=F64)
+    (task,) = test_tasks(images, Setting("noise", 0.2), 1, 2, 2, seed=3, n_shots=4)
+    ref = sample_task(images, Setting("noise", 0.2), 2, 2, _gen(3), n_shots=4)
+    assert torch.equal(task.query_x, ref.query_x) and torch.equal(task.query_y, ref.query_y)
+    noise = (task.query_x - task.query_y).std().item()
+    assert noise < 0.2 * 0.75                                    # ≈ 0.2 / √4 = 0.1
