@@ -2,8 +2,9 @@
 
 Every method sees the *same* test tasks (same images, noise and masks): for each unseen setting,
 ``n_tasks`` tasks of K support and Q query pairs drawn from the held-out images. A learned method
-starts from its θ, takes k SGD steps (α = inner_lr) on the support pairs — or, self-supervised,
-on (A_s(y), y) built from the degraded support images alone — and is scored on the query images.
+starts from its θ, takes k steps (SGD or Adam, step inner_lr; all weights, the gains or the head:
+``adaptation.MODES``) on the support pairs — or, self-supervised, on (A_s(y), y) built from the
+degraded support images alone — and is scored on the query images.
 The classical method does not adapt; its score is the same at every k.
 """
 
@@ -48,16 +49,23 @@ def adaptation_curve(model: nn.Module, theta: Params, task: RestorationTask, inn
     """Query PSNR / SSIM (means over the Q images) after each k in ``steps`` adaptation steps
     (first-order steps, SGD or Adam with step ``inner_lr``, on the task's support loss, in one
     adaptation ``mode``: all weights, the gains only, or the head only; ``adaptation.adapt_mode``).
-    Each k starts again from θ, so Adam's moments are those of a k-step run.
+    With Adam or gains each k starts again from θ (Adam's moments, γ = 1 are those of a k-step
+    run); SGD on θ continues from the previous k (the same numbers, fewer steps).
 
     Returns {"steps": [...], "psnr": [...], "ssim": [...]} (+ "outputs": [Q, C, H, W] per k).
     """
     problem = restorer_task(model, task, tv_weight, self_supervised, generator)
-    start = {n: p.detach().requires_grad_() for n, p in theta.items()}
+    params = {n: p.detach().requires_grad_() for n, p in theta.items()}
+    resume = optimizer == "sgd" and mode != "gains"  # SGD on θ is memoryless: continue from θ'_k
+    start, done = params, 0
     result = {"steps": sorted(steps), "psnr": [], "ssim": [], "outputs": []}
     for k in result["steps"]:
-        inner = InnerLoop(lr=inner_lr, steps=k, first_order=True, optimizer=optimizer)
-        params = adapt_mode(problem, start, inner, mode) if k else start
+        if k > done:
+            inner = InnerLoop(lr=inner_lr, steps=k - done if resume else k, first_order=True,
+                              optimizer=optimizer)
+            params = adapt_mode(problem, params if resume else start, inner, mode)
+            params = {n: p.detach().requires_grad_() for n, p in params.items()}
+            done = k if resume else 0
         with torch.no_grad():
             out = functional_call(model, params, (task.query_x,))       # [Q, C, H, W]
         result["psnr"].append(psnr(out, task.query_y).mean().item())

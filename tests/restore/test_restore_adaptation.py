@@ -112,3 +112,21 @@ def test_adaptation_curve_per_mode_lowers_the_support_loss_and_reports_each_k(mo
     after = adapt_mode(problem, theta, InnerLoop(lr=0.01, steps=3, first_order=True,
                                                  optimizer="adam"), mode)
     assert problem.support_loss(after) < problem.support_loss(theta)
+
+
+@pytest.mark.parametrize("optimizer, mode", [("sgd", "all"), ("sgd", "head"), ("sgd", "gains"),
+                                             ("adam", "all")])
+def test_each_k_of_the_curve_equals_a_fresh_k_step_run(optimizer, mode):
+    """SGD resumes from θ'_1 to reach θ'_3; Adam and gains restart: each equals k fresh steps."""
+    from metagan_lab.restore.metrics import psnr
+
+    model, theta, task = _tiny(6)
+    curve = adaptation_curve(model, theta, task, 0.05 if optimizer == "sgd" else 0.01,
+                             steps=(1, 3), optimizer=optimizer, mode=mode)
+    problem = restorer_task(model, task)
+    for k, got in zip((1, 3), curve["psnr"]):
+        inner = InnerLoop(lr=0.05 if optimizer == "sgd" else 0.01, steps=k, first_order=True,
+                          optimizer=optimizer)
+        params = adapt_mode(problem, theta, inner, mode)
+        want = psnr(functional_call(model, params, (task.query_x,)), task.query_y).mean().item()
+        assert got == pytest.approx(want, abs=1e-10)
