@@ -11,7 +11,8 @@ Generators (rows), every one given the same K shots of the same unseen classes:
 - "copy the shot": the K shots themselves, repeated (recognisability ~1, diversity 0 at K = 1:
   the corner of the diversity–recognisability plane);
 - ``--statistician CKPT``: the amortised one-shot generator of ``gan.statistician`` (no gradient
-  step: the context of the shots, z ~ p(z | c));
+  step: the context of the shots, z ~ p(z | c); ``--temperatures``: z = μ_p + τ σ_p ε, a row
+  per τ);
 - ``--vae CKPT`` (kind 'vae', one VAE on the pooled training images): sampled as it is, and
   fine-tuned on the shots (``VAE_STEPS`` Adam steps of α = ``VAE_LR``);
 - ``--meta-vae CKPT`` (kind 'meta_vae'): its Reptile init adapted, a fresh VAE and its pooled VAE
@@ -129,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--is-steps", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--statistician", default=None, help="a 'statistician' checkpoint")
+    p.add_argument("--temperatures", type=float, nargs="+", default=[1.0],
+                   help="τ of the statistician's z = μ_p + τ σ_p ε, one row each (1: p(z | c))")
     p.add_argument("--vae", default=None, help="a 'vae' checkpoint (pooled training images)")
     p.add_argument("--meta-vae", default=None, help="a 'meta_vae' checkpoint")
     p.add_argument("--no-gan", action="store_true", help="leave out the shipped few-shot GAN")
@@ -142,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     protocol: dict = {"checkpoints": {k: getattr(args, k) for k in ("statistician", "vae",
                                                                      "meta_vae")}}
     if args.statistician:
-        generators["statistician"] = statistician_adapter(build_model(args.statistician))
+        model = build_model(args.statistician)
+        for tau in args.temperatures:
+            name = "statistician" + ("" if tau == 1 else f" τ={tau:g}")
+            generators[name] = statistician_adapter(model, tau)
     if not args.no_gan:
         rows, protocol["fewshot_gan"] = gan_rows()
         generators |= rows

@@ -8,7 +8,7 @@ import time
 import torch
 
 from ..device import resolve_device
-from ..runs import prepare_out, save, write_result
+from ..runs import load, prepare_out, save, write_result
 from ..runs.kinds import cyclegan as cyclegan_format
 from ..runs.kinds import fewshot_gan as fewshot_format
 from ..runs.kinds import gan as gan_format
@@ -157,20 +157,27 @@ def run_statistician(args: argparse.Namespace) -> int:
     cfg = check_statistician_config(StatisticianConfig(
         k_shot=args.k_shot, n_target=args.n_target, meta_batch=args.meta_batch, z_dim=args.z_dim,
         c_channels=args.c_channels, width=args.width, hidden=args.hidden, lr=args.lr,
-        seed=args.seed))
+        beta=args.beta, include_shots=not args.exclude_shots, seed=args.seed))
     out = prepare_out(args.out, args.overwrite, _files("statistician"))
     data, split = _load(args)
     ran: dict = {}
+    before = load(args.init_from) if args.init_from else {}
     model = train_statistician(split.train, cfg, args.iterations, device, not args.quiet,
                                checkpoint=out / "statistician.pt", max_seconds=args.max_seconds,
-                               val_every=args.val_every, history=ran)
-    path = save(statistician_format.checkpoint(model, cfg, ran["iterations"], data.source),
+                               val_every=args.val_every, history=ran,
+                               init=before.get("state_dict"))
+    iterations = ran["iterations"] + (before.get("iterations") or 0)
+    path = save(statistician_format.checkpoint(model, cfg, iterations, data.source)
+                | {"init_from": str(args.init_from) if args.init_from else None},
                 out / "statistician.pt")
     last = slice(-min(50, len(ran["loss"])), None)
     mean = lambda v: sum(v[last]) / len(v[last])  # noqa: E731
     result = {"algorithm": "statistician", "dataset": data.source, "device": str(device),
-              "iterations": ran["iterations"], "seconds": round(ran["seconds"], 2),
-              "neg_elbo": mean(ran["loss"]), "reconstruction": mean(ran["reconstruction"]),
+              "iterations": iterations, "iterations_this_run": ran["iterations"],
+              "init_from": str(args.init_from) if args.init_from else None,
+              "seconds": round(ran["seconds"], 2),
+              "loss": mean(ran["loss"]), "neg_elbo": mean(ran["neg_elbo"]),
+              "reconstruction": mean(ran["reconstruction"]),
               "kl": mean(ran["kl"]), "checkpoint": str(path)}
     return _finish(result, out, "statistician", args)
 
@@ -300,12 +307,18 @@ def register(groups: dict) -> None:
     s.add_argument("--k-shot", type=positive_int, default=1, help="context shots per class")
     s.add_argument("--n-target", type=positive_int, default=4, help="target images per class")
     s.add_argument("--meta-batch", type=positive_int, default=16, help="classes per episode")
-    s.add_argument("--z-dim", type=positive_int, default=32)
-    s.add_argument("--c-channels", type=positive_int, default=16,
+    s.add_argument("--z-dim", type=positive_int, default=8)
+    s.add_argument("--c-channels", type=positive_int, default=8,
                    help="channels of the 7×7 context map c")
     s.add_argument("--width", type=positive_int, default=32)
     s.add_argument("--hidden", type=positive_int, default=128)
     s.add_argument("--lr", type=positive_float, default=1e-3)
+    s.add_argument("--beta", type=positive_float, default=1.0,
+                   help="β, weight of the KL term (1: the −ELBO)")
+    s.add_argument("--init-from", default=None,
+                   help="continue from a 'statistician' checkpoint of the same sizes")
+    s.add_argument("--exclude-shots", action="store_true",
+                   help="targets are only the other images of the class, not the shots")
     s.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads for PyTorch (default: PyTorch's choice)")
 

@@ -9,8 +9,8 @@ evaluate beside the gradient-adapted ones).
 paper symbol                                  code name
 x_1 … x_K, the K shots of a class             shots [K, 1, 28, 28] (or [B, K, 1, 28, 28])
 f(x), the shared convolutional features       model.features(x) → [M, F]
-h(x), a map per image                         model.context_map(x) → [M, cc, 7, 7]
-c = (1/K) Σ_k h(x_k)                          context(model, shots) → [B, cc, 7, 7]
+h(x), a map per image                         model.context_map(x) → [M, cc, 14, 14]
+c = (1/K) Σ_k h(x_k)                          context(model, shots) → [B, cc, 14, 14]
 q(z | x, c) = N(μ_q, diag σ_q²)               model.posterior(feat, c) → (μ_q, log σ_q²)
 p(z | c) = N(μ_p, diag σ_p²)                  model.prior(c) → (μ_p, log σ_p²)
 p(x | z, c) = Bernoulli(sigmoid(logits))      model.decode(z, c) → logits [M, 1, 28, 28]
@@ -27,7 +27,9 @@ Choices, documented once:
 - Samples are the decoder's Bernoulli means sigmoid(logits), not thresholded, as every VAE of the
   library shows them (``gan.vae.vae_samples``, ``gan.meta_vae.vae_generate``).
 - Training episodes: each draws ``meta_batch`` training classes, K context shots and ``n_target``
-  *other* images of each class; the loss is −ELBO of the targets given the context of their class.
+  other images of each class; the loss is −ELBO of the targets given the context of their class.
+  The targets include the shots themselves (``include_shots``), as in the Neural Statistician,
+  whose ELBO covers every image of the set D that c summarises.
 
 Explained in ``notebooks/07_few_shot_generation.ipynb``.
 """
@@ -41,7 +43,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..checks import non_negative_number, positive_int
+from ..checks import non_negative_number, positive_int, positive_number
 from ..data.images import ClassImages
 from ..training import LoopSpec, StepResult, run_loop
 from .fewshot import Adapter
@@ -54,11 +56,13 @@ class StatisticianConfig:
     k_shot: int = 1          # K context shots per class in training episodes (any K at test time)
     n_target: int = 4        # other images of the class whose −ELBO is the loss
     meta_batch: int = 16     # classes per episode (training step)
-    z_dim: int = 32          # per-image latent z: the variation inside a class
-    c_channels: int = 16     # context c: a [c_channels, 7, 7] map, what the class looks like
+    z_dim: int = 8           # per-image latent z: the variation inside a class
+    c_channels: int = 8      # context c: a [c_channels, 14, 14] map, what the class looks like
     width: int = 32          # channels of the first conv layer (the others 2×)
     hidden: int = 128        # f(x) feature size
     lr: float = 1e-3         # Adam step
+    beta: float = 1.0        # β, weight of the KL term in the training loss (1: the −ELBO)
+    include_shots: bool = True   # the K shots are targets too (the Neural Statistician's D)
     seed: int = 0
 
 
@@ -67,60 +71,63 @@ def check_statistician_config(cfg: StatisticianConfig) -> StatisticianConfig:
     for name in ("k_shot", "n_target", "meta_batch", "z_dim", "c_channels", "width", "hidden"):
         positive_int(name, getattr(cfg, name))
     check_lr("lr", cfg.lr)
+    positive_number("beta", cfg.beta, "1 trains on the −ELBO; > 1 makes z carry less")
     return cfg
 
 
 class Statistician(nn.Module):
     """Shared conv features, context head h, q(z|x,c), p(z|c) and the decoder p(x|z,c) for
-    28×28 images. The context is a 7×7 map (a vector per location) rather than one vector, so
-    the decoder sees *where* the class's strokes are; q and p read it through one linear layer."""
+    28×28 images. The context is a 14×14 map (c_channels features per location) rather than one
+    vector, so the decoder sees where the class's strokes are; q and p read it through a 2×2
+    average pool and one linear layer."""
 
-    def __init__(self, z_dim: int = 32, c_channels: int = 16, width: int = 32,
+    def __init__(self, z_dim: int = 8, c_channels: int = 8, width: int = 32,
                  hidden: int = 128):
         super().__init__()
         self.z_dim, self.c_channels = z_dim, c_channels
         w, cc = width, c_channels
-        self.trunk = nn.Sequential(                                     # [M, 1, 28, 28] →
-            nn.Conv2d(1, w, 4, 2, 1), nn.ELU(),                         # [M, w, 14, 14]
-            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.ELU())                     # [M, 2w, 7, 7]
+        self.stem = nn.Sequential(nn.Conv2d(1, w, 4, 2, 1), nn.ELU())  # [M, w, 14, 14]
         self.head = nn.Sequential(
+            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.ELU(),                     # [M, 2w, 7, 7]
             nn.Conv2d(2 * w, w, 3, 2, 1), nn.ELU(),                     # [M, w, 4, 4]
             nn.Flatten(), nn.Linear(w * 16, hidden), nn.ELU())          # [M, hidden]
-        self.context_head = nn.Conv2d(2 * w, cc, 1)                     # h(x): [M, cc, 7, 7]
-        self.context_summary = nn.Sequential(nn.Flatten(), nn.Linear(cc * 49, hidden), nn.ELU())
+        self.context_head = nn.Conv2d(w, cc, 3, 1, 1)                   # h(x): [M, cc, 14, 14]
+        self.context_summary = nn.Sequential(                           # [M, cc, 14, 14] →
+            nn.AvgPool2d(2), nn.Flatten(), nn.Linear(cc * 49, hidden), nn.ELU())  # [M, hidden]
         self.posterior_head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ELU(),
                                             nn.Linear(hidden, 2 * z_dim))
         self.prior_head = nn.Sequential(nn.Linear(hidden, hidden), nn.ELU(),
                                         nn.Linear(hidden, 2 * z_dim))
-        self.decoder_in = nn.Sequential(nn.Linear(z_dim, w * 49), nn.ELU())
-        self.decoder = nn.Sequential(                                   # [M, w + cc, 7, 7] →
-            nn.Conv2d(w + cc, 2 * w, 3, 1, 1), nn.ELU(),                # [M, 2w, 7, 7]
-            nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.ELU(),            # [M, w, 14, 14]
+        self.decoder_in = nn.Sequential(                                # z [M, z_dim] →
+            nn.Linear(z_dim, w * 49), nn.ELU(), nn.Unflatten(1, (w, 7, 7)),   # [M, w, 7, 7]
+            nn.ConvTranspose2d(w, w, 4, 2, 1), nn.ELU())                # [M, w, 14, 14]
+        self.decoder = nn.Sequential(                                   # [M, w + cc, 14, 14] →
+            nn.Conv2d(w + cc, w, 3, 1, 1), nn.ELU(),                    # [M, w, 14, 14]
+            nn.Conv2d(w, w, 3, 1, 1), nn.ELU(),                         # [M, w, 14, 14]
             nn.ConvTranspose2d(w, 1, 4, 2, 1))                          # [M, 1, 28, 28] logits
 
     def features(self, x: Tensor) -> Tensor:
         """f(x): images [M, 1, 28, 28] → [M, hidden], the input of q(z | x, c)."""
-        return self.head(self.trunk(x))
+        return self.head(self.stem(x))
 
     def context_map(self, x: Tensor) -> Tensor:
-        """h(x): images [M, 1, 28, 28] → [M, c_channels, 7, 7], averaged over shots into c."""
-        return self.context_head(self.trunk(x))
+        """h(x): images [M, 1, 28, 28] → [M, c_channels, 14, 14], averaged over shots into c."""
+        return self.context_head(self.stem(x))
 
     def posterior(self, feat: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        """q(z | x, c): features [M, hidden], context [M, cc, 7, 7] → (μ_q, log σ_q²) [M, z]."""
+        """q(z | x, c): features [M, hidden], context [M, cc, 14, 14] → (μ_q, log σ_q²) [M, z]."""
         h = torch.cat([feat, self.context_summary(c)], dim=1)         # [M, 2·hidden]
         mu, logvar = self.posterior_head(h).chunk(2, dim=1)
         return mu, logvar
 
     def prior(self, c: Tensor) -> tuple[Tensor, Tensor]:
-        """p(z | c): context [M, cc, 7, 7] → (μ_p, log σ_p²) [M, z_dim]."""
+        """p(z | c): context [M, cc, 14, 14] → (μ_p, log σ_p²) [M, z_dim]."""
         mu, logvar = self.prior_head(self.context_summary(c)).chunk(2, dim=1)
         return mu, logvar
 
     def decode(self, z: Tensor, c: Tensor) -> Tensor:
-        """p(x | z, c): z [M, z_dim], c [M, cc, 7, 7] → Bernoulli logits [M, 1, 28, 28]."""
-        h = self.decoder_in(z).view(z.shape[0], -1, 7, 7)              # [M, w, 7, 7]
-        return self.decoder(torch.cat([h, c], dim=1))
+        """p(x | z, c): z [M, z_dim], c [M, cc, 14, 14] → Bernoulli logits [M, 1, 28, 28]."""
+        return self.decoder(torch.cat([self.decoder_in(z), c], dim=1))
 
 
 def _as_classes(shots: Tensor) -> Tensor:
@@ -134,11 +141,11 @@ def _as_classes(shots: Tensor) -> Tensor:
 
 
 def context(model: Statistician, shots: Tensor) -> Tensor:
-    """c = (1/K) Σ_k h(x_k): shots [K, 1, 28, 28] or [B, K, 1, 28, 28] → c [B, cc, 7, 7] (B = 1
+    """c = (1/K) Σ_k h(x_k): shots [K, 1, 28, 28] or [B, K, 1, 28, 28] → c [B, cc, 14, 14] (B = 1
     for one class). A mean, so c is the same for any order of the shots and defined for any K."""
     x = _as_classes(shots)                                             # [B, K, 1, H, W]
-    h = model.context_map(x.flatten(0, 1))                             # [B·K, cc, 7, 7]
-    return h.unflatten(0, (x.shape[0], x.shape[1])).mean(dim=1)        # [B, cc, 7, 7]
+    h = model.context_map(x.flatten(0, 1))                             # [B·K, cc, 14, 14]
+    return h.unflatten(0, (x.shape[0], x.shape[1])).mean(dim=1)        # [B, cc, 14, 14]
 
 
 def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
@@ -154,7 +161,7 @@ def negative_elbo(model: Statistician, targets: Tensor, shots: Tensor, noise: Te
     all targets; c from each class's shots. targets [B, T, 1, 28, 28] in [0, 1], shots
     [B, K, 1, 28, 28], noise [B·T, z_dim] → (−ELBO, reconstruction, KL)."""
     b, t = targets.shape[:2]
-    c = context(model, shots).repeat_interleave(t, dim=0)             # [B·T, cc, 7, 7]
+    c = context(model, shots).repeat_interleave(t, dim=0)             # [B·T, cc, 14, 14]
     x = targets.flatten(0, 1)                                           # [B·T, 1, 28, 28]
     mu_q, logvar_q = model.posterior(model.features(x), c)             # [B·T, z] each
     mu_p, logvar_p = model.prior(c)
@@ -174,42 +181,53 @@ def make_statistician(cfg: StatisticianConfig, device: str | torch.device = "cpu
 def sample_class_episode(images: ClassImages | Tensor, cfg: StatisticianConfig,
                          generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """meta_batch classes, K shots and n_target other images of each (``sample_episode``):
-    → shots [B, K, 1, 28, 28], targets [B, T, 1, 28, 28], floats in [0, 1]."""
+    → shots [B, K, 1, 28, 28], targets [B, T, 1, 28, 28] (T = K + n_target with
+    cfg.include_shots: the shots first, else n_target), floats in [0, 1]."""
     from ..tasks.episodes import sample_episode
 
     b, k, t = cfg.meta_batch, cfg.k_shot, cfg.n_target
     ep = sample_episode(images, b, k, t, 1, generator)
-    return ep.support_x[0].unflatten(0, (b, k)), ep.query_x[0].unflatten(0, (b, t))
+    shots, others = ep.support_x[0].unflatten(0, (b, k)), ep.query_x[0].unflatten(0, (b, t))
+    return shots, torch.cat([shots, others], dim=1) if cfg.include_shots else others
 
 
 def train_statistician(train: ClassImages | Tensor, cfg: StatisticianConfig, iterations: int,
                        device: str | torch.device = "cpu", progress: bool = False, *,
                        checkpoint: str | Path | None = None, max_seconds: float | None = None,
-                       val_every: int = 100, history: dict | None = None) -> Statistician:
+                       val_every: int = 100, history: dict | None = None,
+                       init: dict[str, Tensor] | None = None) -> Statistician:
     """Episodic training over the classes of ``train`` (uint8 [C, S, 28, 28]): Adam on −ELBO of
     the targets given their class's context, on the library's one loop (``training.run_loop``:
     non-finite losses or weights raise ``checks.TrainingDiverged``; a finite checkpoint every
-    ``val_every`` iterations; ``max_seconds`` stops early). ``history`` receives the loop's."""
+    ``val_every`` iterations; ``max_seconds`` stops early). ``history`` receives the loop's;
+    ``init`` (a state dict of the same configuration) continues an earlier run."""
     check_statistician_config(cfg)
     positive_int("iterations", iterations, minimum=0)
     positive_int("val_every", val_every)
     if max_seconds is not None:
         non_negative_number("max_seconds", max_seconds)
     model = make_statistician(cfg, device)
+    if init is not None:
+        try:
+            model.load_state_dict(init)
+        except RuntimeError as exc:
+            first = (str(exc).splitlines()[1:] or [str(exc)])[0].strip()
+            raise ValueError(f"init does not fit this configuration ({first}); pass the sizes "
+                             "of the run it comes from") from None
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     rng = torch.Generator().manual_seed(cfg.seed)
     fix = f"lower lr (now {cfg.lr:g})"
-    done = {"iterations": 0}
 
     def step(it: int) -> StepResult:
         shots, targets = (x.to(device) for x in sample_class_episode(train, cfg, rng))
         noise = torch.randn(targets.shape[0] * targets.shape[1], cfg.z_dim, generator=rng)
-        loss, rec, kl = negative_elbo(model, targets, shots, noise.to(device))
+        neg_elbo, rec, kl = negative_elbo(model, targets, shots, noise.to(device))
+        loss = rec + cfg.beta * kl                           # = −ELBO when β = 1
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        done["iterations"] = it
-        return StepResult(loss.item(), {"reconstruction": rec.item(), "kl": kl.item()})
+        return StepResult(loss.item(), {"neg_elbo": neg_elbo.item(),
+                                        "reconstruction": rec.item(), "kl": kl.item()})
 
     def state(it: int) -> dict:
         return checkpoint_dict(model, cfg, it, None)
@@ -231,26 +249,30 @@ def checkpoint_dict(model: Statistician, cfg: StatisticianConfig, iterations: in
             "iterations": iterations, "dataset": dataset}
 
 
-def generate(model: Statistician, shots: Tensor, n: int, seed: int = 0) -> Tensor:
-    """n new images of the shots' class: c = context(shots), z ~ p(z | c) seeded by ``seed``,
-    shown as the Bernoulli means sigmoid(decode(z, c)). shots [K, 1, 28, 28] → [n, 1, 28, 28]."""
+def generate(model: Statistician, shots: Tensor, n: int, seed: int = 0,
+             temperature: float = 1.0) -> Tensor:
+    """n new images of the shots' class: c = context(shots), z = μ_p + τ σ_p ⊙ ε (z ~ p(z | c)
+    at τ = 1; τ < 1 trades diversity for recognisability), ε seeded by ``seed``, shown as the
+    Bernoulli means sigmoid(decode(z, c)). shots [K, 1, 28, 28] → [n, 1, 28, 28]."""
     positive_int("n", n)
+    non_negative_number("temperature", temperature, "1 samples the prior p(z | c)")
     ref = next(model.parameters())
     with torch.no_grad():
-        c = context(model, shots.to(ref.device, ref.dtype)).expand(n, -1, -1, -1)  # [n,cc,7,7]
+        c = context(model, shots.to(ref.device, ref.dtype)).expand(n, -1, -1, -1)  # [n,cc,14,14]
         mu_p, logvar_p = model.prior(c)                                     # [n, z_dim] each
         eps = torch.randn(n, model.z_dim, generator=torch.Generator().manual_seed(seed),
                           dtype=ref.dtype).to(ref.device)
-        return torch.sigmoid(model.decode(reparameterize(mu_p, logvar_p, eps), c))
+        z = reparameterize(mu_p, logvar_p, temperature * eps)               # [n, z_dim]
+        return torch.sigmoid(model.decode(z, c))
 
 
-def statistician_adapter(model: Statistician) -> Adapter:
+def statistician_adapter(model: Statistician, temperature: float = 1.0) -> Adapter:
     """adapt_and_generate(shots, n, seed) of the statistician: adaptation is amortised (the
-    context of the shots; no gradient step), then ``generate``."""
+    context of the shots; no gradient step), then ``generate`` at ``temperature``."""
     model.eval()
 
     def adapt_and_generate(shots: Tensor, n: int, seed: int) -> Tensor:
-        return generate(model, shots, n, seed)                              # [n, 1, 28, 28]
+        return generate(model, shots, n, seed, temperature)                 # [n, 1, 28, 28]
 
     return adapt_and_generate
 

@@ -24,6 +24,7 @@ from metagan_lab.gan.statistician import (
     generate,
     make_statistician,
     negative_elbo,
+    sample_class_episode,
     statistician_adapter,
     train_statistician,
 )
@@ -93,14 +94,14 @@ def test_negative_elbo_of_two_classes_is_the_mean_of_per_class_values():
 def test_context_is_permutation_invariant_and_takes_any_k():
     model = make_statistician(TINY).double()
     shots = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(2), dtype=F64)
-    c = context(model, shots)                                          # [1, c_channels, 7, 7]
-    assert c.shape == (1, TINY.c_channels, 7, 7)
+    c = context(model, shots)                                          # [1, c_channels, 14, 14]
+    assert c.shape == (1, TINY.c_channels, 14, 14)
     assert torch.allclose(context(model, shots[torch.tensor([3, 0, 4, 2, 1])]), c, atol=1e-12)
     for k in (1, 2, 5):
-        assert context(model, shots[:k]).shape == (1, TINY.c_channels, 7, 7)
+        assert context(model, shots[:k]).shape == (1, TINY.c_channels, 14, 14)
     by_hand = torch.stack([model.context_map(s[None])[0] for s in shots]).mean(0)
     assert torch.allclose(c[0], by_hand, atol=1e-12)
-    batched = context(model, torch.stack([shots[:2], shots[3:]]))               # [2, cc, 7, 7]
+    batched = context(model, torch.stack([shots[:2], shots[3:]]))               # [2, cc, 14, 14]
     assert torch.allclose(batched[1], context(model, shots[3:])[0], atol=1e-12)
 
 
@@ -111,8 +112,28 @@ def test_generate_and_adapters():
     assert samples.shape == (6, 1, 28, 28) and 0 <= samples.min() and samples.max() <= 1
     assert torch.equal(samples, generate(model, shot, 6, seed=7))
     assert not torch.equal(samples, generate(model, shot, 6, seed=8))       # z ~ p(z|c) varies
+    mode = generate(model, shot, 3, seed=1, temperature=0.0)                 # z = μ_p(c)
+    assert torch.equal(mode, generate(model, shot, 3, seed=2, temperature=0.0))
+    c = context(model, shot).expand(3, -1, -1, -1)
+    assert torch.allclose(mode, torch.sigmoid(model.decode(model.prior(c)[0], c)), atol=1e-6)
     copies = copy_shot_adapter()(shot, 4, 0)
     assert copies.shape == (4, 1, 28, 28) and all(torch.equal(x, shot[0]) for x in copies)
+
+
+def test_episode_targets_are_the_shots_then_other_images_of_the_same_class():
+    data, _ = glyph_split()
+    cfg = dataclasses.replace(TINY, k_shot=2, n_target=3)
+    shots, targets = sample_class_episode(data, cfg, torch.Generator().manual_seed(0))
+    assert shots.shape == (3, 2, 1, 28, 28) and targets.shape == (3, 5, 1, 28, 28)
+    assert torch.equal(targets[:, :2], shots)
+    pixels = data.images.flatten(2).float() / 255                                # [C, S, 784]
+    for b in range(3):                # every image of row b is an image of one and the same class
+        found = {int(((pixels - x.flatten()).abs().sum(2) == 0).nonzero()[0, 0])
+                 for x in targets[b]}
+        assert len(found) == 1
+    others = sample_class_episode(data, dataclasses.replace(cfg, include_shots=False),
+                                  torch.Generator().manual_seed(0))[1]
+    assert torch.equal(others, targets[:, 2:])
 
 
 def glyph_split():
@@ -124,10 +145,13 @@ def glyph_split():
 def test_a_short_training_run_lowers_the_loss_and_writes_a_checkpoint(tmp_path):
     data, split = glyph_split()
     ran: dict = {}
-    model = train_statistician(split.train, dataclasses.replace(TINY, lr=3e-3), 40,
+    model = train_statistician(split.train, dataclasses.replace(TINY, lr=3e-3, beta=2.0), 40,
                                checkpoint=tmp_path / "s.pt", val_every=20, history=ran)
     loss = ran["loss"]
     assert ran["iterations"] == 40 and sum(loss[-5:]) / 5 < 0.8 * sum(loss[:5]) / 5
+    for total, rec, kl, neg in zip(loss, ran["reconstruction"], ran["kl"], ran["neg_elbo"]):
+        assert total == pytest.approx(rec + 2 * kl, rel=1e-5)             # rec + β KL, β = 2
+        assert neg == pytest.approx(rec + kl, rel=1e-5)
     saved = torch.load(tmp_path / "s.pt", weights_only=True)
     assert saved["kind"] == "statistician" and saved["iterations"] == 40
     rebuilt = runs.KINDS["statistician"].build(saved)
@@ -150,17 +174,26 @@ def test_cli_train_statistician_then_describe_evaluate_and_sample(tmp_path, caps
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["algorithm"] == "statistician" and out["iterations"] == 2
     assert math.isfinite(out["neg_elbo"]) and out["neg_elbo"] == pytest.approx(
-        out["reconstruction"] + out["kl"], rel=1e-6)
+        out["reconstruction"] + out["kl"], rel=1e-6) == out["loss"]            # β = 1
     path = tmp_path / "statistician.pt"
     assert runs.describe(str(path))["config"]["c_channels"] == 3
     result = runs.evaluate(str(path), runs.EvalOptions(ways=2, episodes=2, samples=2))
     assert 0 <= result["recognisability"] <= 1 and result["real_recognisability"] >= 0
     info = runs.sample(str(path), tmp_path / "s.png", n=3)
     assert (tmp_path / "s.png").stat().st_size > 0 and "p(z | c)" in info["shows"]
+    more = ["train", "statistician", "--iterations", "1", "--meta-batch", "2", "--z-dim", "2",
+            "--c-channels", "3", "--width", "4", "--hidden", "8", "--device", "cpu", "--quiet",
+            "--json", "--init-from", str(path), "--out", str(tmp_path / "more")]
+    assert main(more) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["iterations"] == 3 and out["iterations_this_run"] == 1
+    with pytest.raises(SystemExit):
+        main(more[:7] + ["5"] + more[8:-1] + [str(tmp_path / "other")])      # --z-dim 5
+    assert "init does not fit this configuration (size mismatch" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("field, value", [("k_shot", 0), ("meta_batch", 0), ("z_dim", 1.5),
-                                          ("lr", -1.0)])
+                                          ("lr", -1.0), ("beta", 0.0)])
 def test_bad_settings_are_refused_naming_them(field, value):
     with pytest.raises(ValueError, match=field):
         check_statistician_config(dataclasses.replace(StatisticianConfig(), **{field: value}))
@@ -172,6 +205,8 @@ def test_bad_shapes_and_counts_are_refused():
         context(model, torch.rand(28, 28))
     with pytest.raises(ValueError, match="n must be"):
         generate(model, torch.rand(1, 1, 28, 28), 0)
+    with pytest.raises(ValueError, match="temperature"):
+        generate(model, torch.rand(1, 1, 28, 28), 2, temperature=-1.0)
     with pytest.raises(ValueError, match="iterations"):
         train_statistician(torch.zeros(3, 5, 28, 28, dtype=torch.uint8), TINY, -1)
 
