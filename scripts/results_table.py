@@ -1,7 +1,7 @@
 """One table of every few-shot method: Omniglot 5-way / 20-way 1-shot and cross-domain.
 
     python scripts/results_table.py train-glyphs [NAMES…] [--seconds 120]   # glyphs-trained runs
-    python scripts/results_table.py table [--tasks 600] [--out docs/results.md]
+    python scripts/results_table.py table [--tasks 600] [--jobs 2] [--fresh] [--out docs/results.md]
 
 ``train-glyphs`` meta-trains each method on the embedded glyphs (``metagan-lab train <name>
 --dataset glyphs --max-seconds S``, 1 thread) into runs/crossdomain/<name>/. ``table`` then
@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CROSS = ROOT / "runs" / "crossdomain"
 TWENTY = ROOT / "runs" / "pretrained"
+CACHE = ROOT / "runs" / "results_table"          # one JSON per evaluation (``--fresh`` redoes)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 META = ("maml", "fomaml", "metasgd", "anil", "reptile")
 EPISODIC = ("matching", "relation", "protomaml", "finetune", "simpleshot", "mann", "hypernet")
@@ -81,7 +82,7 @@ def pct(r: dict | None) -> str:
     return f"{100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f}"
 
 
-def table(tasks: int, out: Path, jobs_in_parallel: int = 1) -> None:
+def table(tasks: int, out: Path, jobs_in_parallel: int = 1, fresh: bool = False) -> None:
     from metagan_lab.meta.bench import PAPER_5WAY_1SHOT
     from metagan_lab.pretrained import PAPER_20WAY_1SHOT, manifest
 
@@ -103,9 +104,15 @@ def table(tasks: int, out: Path, jobs_in_parallel: int = 1) -> None:
                                  "--ways", "20", *common]
 
     def timed(key):
+        cached = CACHE / f"{key[0]}-{key[1]}-{tasks}.json"
+        if not fresh and cached.is_file():       # written by an earlier `table` run
+            return key, json.loads(cached.read_text())
         start = time.perf_counter()
         result = cli(*jobs[key])
         result["wall_seconds"] = round(time.perf_counter() - start, 1)
+        if "error" not in result:
+            CACHE.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(result, indent=2) + "\n")
         print(*key, pct(result), flush=True)
         return key, result
 
@@ -171,6 +178,7 @@ def main() -> None:
     b.add_argument("--tasks", type=int, default=600)
     b.add_argument("--out", type=Path, default=ROOT / "docs" / "results.md")
     b.add_argument("--jobs", type=int, default=1, help="evaluations side by side (1 thread each)")
+    b.add_argument("--fresh", action="store_true", help="re-run evaluations cached in runs/")
     args = parser.parse_args()
     if args.what == "train-glyphs":
         unknown = sorted(set(args.names) - set(METHODS))
@@ -179,7 +187,7 @@ def main() -> None:
         CROSS.mkdir(parents=True, exist_ok=True)
         train_glyphs(args.names, args.seconds)
     else:
-        table(args.tasks, args.out, args.jobs)
+        table(args.tasks, args.out, args.jobs, args.fresh)
 
 
 if __name__ == "__main__":
