@@ -1,14 +1,14 @@
 """A one-shot generator meta-learned over classes, amortised: a Neural-Statistician-style
 conditional VAE (Edwards & Storkey, ICLR 2017, in its simple "context → generator" form).
 
-A class is summarised by a context vector computed from its K shots, and a conditional VAE
-generates new images of the class from that vector. Adaptation to an unseen class is one forward
+A class is summarised by a context c computed from its K shots, and a conditional VAE generates
+new images of the class from c. Adaptation to an unseen class is one forward
 pass of the shots: no gradient steps (the black-box meta-learner that Boutin et al., NeurIPS 2022,
 evaluate beside the gradient-adapted ones).
 
 paper symbol                                  code name
 x_1 … x_K, the K shots of a class             shots [K, 1, 28, 28] (or [B, K, 1, 28, 28])
-f(x), the shared convolutional features       model.features(x) → [M, F]
+f(x), the convolutional features of q         model.features(x) → [M, hidden]
 h(x), a map per image                         model.context_map(x) → [M, cc, 14, 14]
 c = (1/K) Σ_k h(x_k)                          context(model, shots) → [B, cc, 14, 14]
 q(z | x, c) = N(μ_q, diag σ_q²)               model.posterior(feat, c) → (μ_q, log σ_q²)
@@ -16,22 +16,24 @@ p(z | c) = N(μ_p, diag σ_p²)                  model.prior(c) → (μ_p, log �
 p(x | z, c) = Bernoulli(sigmoid(logits))      model.decode(z, c) → logits [M, 1, 28, 28]
 KL(q ‖ p), two diagonal Gaussians             gaussian_kl(μ_q, log σ_q², μ_p, log σ_p²)
 −ELBO = −E_q log p(x|z,c) + KL(q ‖ p)          negative_elbo(model, targets, shots, noise)
+β (1: the ELBO), weight of KL in training     cfg.beta
+z = μ_p + τ σ_p ⊙ ε (τ = 1: z ~ p(z | c))      generate(model, shots, n, seed, temperature=τ)
 
 Choices, documented once:
 - The prior is conditional, p(z | c), not N(0, I): the context then sets where the class's
   samples live, and z only carries the variation inside the class (Edwards & Storkey's p(z|c)).
 - The context is deterministic (no q(c | D) and no KL on c): the simple form of the model.
-- The context is a 7×7 map of c_channels features, not one vector: with a vector (c_dim = 64,
-  first version) 2000 training steps gave recognisability 0.32 and blob-like samples; the map
-  lets the decoder place the strokes of the shot.
+- The context is a 14×14 map of c_channels features, not one vector, so the decoder can place
+  the strokes of the shot. Measured on 5-way 1-shot test episodes (critic protonet-20w1s): a
+  64-d vector context reached recognisability 0.32 after 1000 steps, a 7×7 map 0.32 after 1500.
 - Samples are the decoder's Bernoulli means sigmoid(logits), not thresholded, as every VAE of the
   library shows them (``gan.vae.vae_samples``, ``gan.meta_vae.vae_generate``).
 - Training episodes: each draws ``meta_batch`` training classes, K context shots and ``n_target``
   other images of each class; the loss is −ELBO of the targets given the context of their class.
   The targets include the shots themselves (``include_shots``), as in the Neural Statistician,
-  whose ELBO covers every image of the set D that c summarises.
-
-Explained in ``notebooks/07_few_shot_generation.ipynb``.
+  whose ELBO covers every image of the set D that c summarises. Without them, the decoder
+  learnt to draw from z and not from c: recognisability stayed at 0.21–0.31 after 1750–2750
+  steps (also with β = 5 or z_dim = 2); with them, 0.42 at τ = 1 and 0.92 at τ = 0 after 2500.
 """
 
 from __future__ import annotations
