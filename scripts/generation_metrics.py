@@ -201,14 +201,30 @@ def _cell(row: dict[str, float], key: str) -> str:
 
 def _figures(generators, test, summary, args, out: Path) -> None:
     from metagan_lab.runs.images import rows_png
-    from metagan_lab.viz.gan import figure_png
-    from metagan_lab.viz.generation import diversity_recognisability_figure
 
     rows = sample_rows(generators, test, args.ways, args.shots, 8, args.seed)
     (out / "samples.png").write_bytes(rows_png(rows, title="one test episode: shot, real, "
                                                            "samples per method"))
-    fig = diversity_recognisability_figure(summary, args.ways)
-    (out / "plane.png").write_bytes(figure_png(fig))
+    plane_png(summary, args.ways, out / "plane.png")
+
+
+def plane_png(summary: dict, ways: int, path: Path) -> None:
+    """The diversity–recognisability plane, 20 colours (one per row) and the legend outside."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from cycler import cycler
+
+    from metagan_lab.viz.gan import figure_png
+    from metagan_lab.viz.generation import diversity_recognisability_figure
+
+    fig, ax = plt.subplots(figsize=(8.5, 4.6))
+    ax.set_prop_cycle(cycler(color=plt.cm.tab20.colors))
+    diversity_recognisability_figure(summary, ways, ax=ax)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    path.write_bytes(figure_png(fig))
 
 
 if __name__ == "__main__":
