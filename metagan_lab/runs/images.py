@@ -66,15 +66,22 @@ def rgb_png(image) -> bytes:
     return buf.getvalue()
 
 
+def shipped_encoder(name: str, device: str | torch.device = "cpu"):
+    """The Conv-4 encoder of the shipped ProtoNet ``name`` (a critic or a feature network)."""
+    from ..fewshot.train import encoder_from_checkpoint
+    from ..pretrained import PREFIX, load_checkpoint
+
+    return encoder_from_checkpoint(load_checkpoint(PREFIX + name.removeprefix(PREFIX)), device)
+
+
 def feature_network(train: ClassImages | None, device: str | torch.device = "cpu"):
     """(φ, its name): the shipped ProtoNet encoder as a frozen feature network; without shipped
     models, a Conv-4 classifier trained for 200 steps on ``train`` (``gan.metrics``)."""
-    from ..fewshot.train import encoder_from_checkpoint
     from ..gan.metrics import FeatureNet, feature_net, train_feature_classifier
-    from ..pretrained import PREFIX, load_checkpoint, names
+    from ..pretrained import names
 
     if FEATURE_MODEL in names():
-        encoder = encoder_from_checkpoint(load_checkpoint(PREFIX + FEATURE_MODEL), device)
+        encoder = shipped_encoder(FEATURE_MODEL, device)
         return FeatureNet(encoder, encoder.encoder[-1][0].out_channels), \
             f"Conv-4 encoder of the shipped {FEATURE_MODEL}"
     if train is None:

@@ -76,9 +76,8 @@ def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.
              progress: bool = False) -> dict:
     """Fréchet distance per unseen class after K shots and k adaptation steps, each method
     (``gan.fewshot.evaluate_fewshot``), mean ± 95 % CI over the classes."""
-    from ...gan.experiment import ADAPTED
+    from ...gan.experiment import ADAPTED, summarise_fd
     from ...gan.fewshot import check_k_shot, evaluate_fewshot
-    from ...stats import mean_ci95
 
     G, D, inits = build(ckpt, device)
     _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
@@ -97,8 +96,7 @@ def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.
               "k_shot": k, "adapt_steps": steps,
               "eval_classes": classes, "n_fake": options.samples or DEFAULT_FAKE,
               "feature": name, "dataset": split.test.source}
-    for method, values in fd.items():
-        mean, ci = mean_ci95(values) if len(values) > 1 else (values[0], float("nan"))
+    for method, (mean, ci) in summarise_fd(fd).items():
         result[f"fd_{method}"], result[f"fd_{method}_ci95"] = round(mean, 4), round(ci, 4)
     return result
 

@@ -70,8 +70,8 @@ def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.
              progress: bool = False) -> dict:
     """Fréchet distance per unseen class after K shots and k adaptation steps, each method
     (``gan.fewshot.fd_per_class``), mean ± 95 % CI over the classes."""
+    from ...gan.experiment import summarise_fd
     from ...gan.fewshot import check_k_shot, fd_per_class
-    from ...stats import mean_ci95
 
     _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
     k = options.shots or ckpt.get("k_shot") or DEFAULT_SHOTS
@@ -87,8 +87,7 @@ def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.
     result = {"algorithm": "meta-vae", "method": "reptile", "k_shot": k, "adapt_steps": steps,
               "eval_classes": classes, "n_fake": n_fake, "feature": name,
               "dataset": split.test.source}
-    for method, values in fd.items():
-        mean, ci = mean_ci95(values) if len(values) > 1 else (values[0], float("nan"))
+    for method, (mean, ci) in summarise_fd(fd).items():
         result[f"fd_{method}"], result[f"fd_{method}_ci95"] = round(mean, 4), round(ci, 4)
     return result
 

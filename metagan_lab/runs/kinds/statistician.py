@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..data import DataOptions, for_checkpoint, load_split
-from ..images import rows_png
+from ..images import rows_png, shipped_encoder
 from ..options import EvalOptions
 
 REQUIRED = ("config", "state_dict")
@@ -50,14 +50,13 @@ def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.
     (``gan.recognisability.evaluate_generator_metrics``)."""
     from ...gan.recognisability import REAL, evaluate_generator_metrics, summarise_metrics
     from ...gan.statistician import statistician_adapter
-    from ..formats import load_pretrained
 
     _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
     ways, shots = options.ways or DEFAULT_WAYS, options.shots or DEFAULT_SHOTS
     episodes, n = options.episodes or DEFAULT_EPISODES, options.samples or DEFAULT_SAMPLES
     generators = {"statistician": statistician_adapter(build(ckpt, device))}
     per_episode = evaluate_generator_metrics(generators, split.test.to(device),
-                                             load_pretrained(CRITIC, device), None, None, ways,
+                                             shipped_encoder(CRITIC, device), None, None, ways,
                                              shots, episodes, n, options.seed)
     result = {"algorithm": "statistician", "ways": ways, "shots": shots, "episodes": episodes,
               "samples": n, "critic": CRITIC, "dataset": split.test.source}
