@@ -10,6 +10,8 @@ Reptile's, with the defaults of ``FewShotGANConfig``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from ...types import Params
@@ -72,21 +74,49 @@ def _adapt_lrs(ckpt: dict, methods) -> dict[str, float]:
     return {m: chosen.get(m, ckpt["config"]["inner_lr"]) for m in methods}
 
 
-def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
-             progress: bool = False) -> dict:
-    """Fréchet distance per unseen class after K shots and k adaptation steps, each method
-    (``gan.fewshot.evaluate_fewshot``), mean ± 95 % CI over the classes."""
-    from ...gan.experiment import ADAPTED, summarise_fd
-    from ...gan.fewshot import check_k_shot, evaluate_fewshot
+class FDProtocol(NamedTuple):
+    """What an FD evaluation of a few-shot generator checkpoint runs on (GAN and meta-VAE)."""
 
-    G, D, inits = build(ckpt, device)
+    split: object            # the data split (its .train, .test ClassImages)
+    k: int                   # K shots of each unseen class
+    steps: int               # k adaptation steps
+    classes: int             # unseen classes evaluated
+    feature: torch.nn.Module
+    feature_name: str
+
+
+def fd_protocol(ckpt: dict, options: EvalOptions, data: DataOptions,
+                device: torch.device) -> FDProtocol:
+    """K, k and the classes from the options, else as trained, else the defaults; the feature
+    network (``runs.images.feature_network``)."""
+    from ...gan.fewshot import check_k_shot
+
     _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
     k = options.shots or ckpt.get("k_shot") or DEFAULT_SHOTS
     check_k_shot(k, split.test.n_samples - 2)
     steps = options.inner_steps if options.inner_steps is not None else \
         ckpt.get("adapt_steps") or DEFAULT_STEPS
     classes = min(options.episodes or DEFAULT_CLASSES, split.test.n_classes)
-    feature, name = feature_network(split.train, device)
+    return FDProtocol(split, k, steps, classes, *feature_network(split.train, device))
+
+
+def unseen_shots(split, k: int, seed: int, device: torch.device) -> tuple[int, torch.Tensor]:
+    """(c, shots [K, 1, 28, 28] in [0, 1]): K random images of one random unseen class."""
+    gen = torch.Generator().manual_seed(seed)
+    c = int(torch.randint(split.test.n_classes, (1,), generator=gen))
+    shots = split.test.images[c, torch.randperm(split.test.n_samples, generator=gen)[:k]]
+    return c, (shots.unsqueeze(1).float() / 255.0).to(device)                # [K, 1, 28, 28]
+
+
+def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
+             progress: bool = False) -> dict:
+    """Fréchet distance per unseen class after K shots and k adaptation steps, each method
+    (``gan.fewshot.evaluate_fewshot``), mean ± 95 % CI over the classes."""
+    from ...gan.experiment import ADAPTED, summarise_fd
+    from ...gan.fewshot import evaluate_fewshot
+
+    G, D, inits = build(ckpt, device)
+    split, k, steps, classes, feature, name = fd_protocol(ckpt, options, data, device)
     adapted = tuple(m for m in inits if m in ADAPTED)
     fd = evaluate_fewshot(G, D, inits, split.test.images, feature, k, steps,
                           _adapt_lrs(ckpt, adapted), classes, options.samples or DEFAULT_FAKE,
@@ -113,10 +143,7 @@ def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
     _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
     k = ckpt.get("k_shot") or DEFAULT_SHOTS
     steps = ckpt.get("adapt_steps") or DEFAULT_STEPS
-    gen = torch.Generator().manual_seed(seed)
-    c = int(torch.randint(split.test.n_classes, (1,), generator=gen))
-    shots = split.test.images[c, torch.randperm(split.test.n_samples, generator=gen)[:k]]
-    shots = (shots.unsqueeze(1).float() / 255.0).to(device)                   # [K, 1, 28, 28]
+    c, shots = unseen_shots(split, k, seed, device)
     lrs = _adapt_lrs(ckpt, inits)
     rows = {f"{k} shots": shots.cpu()}
     for method, (tg, td) in inits.items():

@@ -12,12 +12,12 @@ import torch
 
 from ...types import Params
 from ..data import DataOptions, for_checkpoint, load_split
-from ..images import feature_network, rows_png
+from ..images import rows_png
 from ..options import EvalOptions
+from .fewshot_gan import DEFAULT_FAKE, DEFAULT_SHOTS, DEFAULT_STEPS, fd_protocol, unseen_shots
 
 REQUIRED = ("config", "theta", "pooled")
 EVAL_OPTIONS = ("shots", "episodes", "inner_steps", "samples")
-DEFAULT_SHOTS, DEFAULT_STEPS, DEFAULT_CLASSES, DEFAULT_FAKE = 4, 10, 10, 100
 MAX_ROW = 16      # ``metagan-lab sample`` defaults to 64 images; a row shows at most this many
 
 
@@ -71,15 +71,9 @@ def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.
     """Fréchet distance per unseen class after K shots and k adaptation steps, each method
     (``gan.fewshot.fd_per_class``), mean ± 95 % CI over the classes."""
     from ...gan.experiment import summarise_fd
-    from ...gan.fewshot import check_k_shot, fd_per_class
+    from ...gan.fewshot import fd_per_class
 
-    _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
-    k = options.shots or ckpt.get("k_shot") or DEFAULT_SHOTS
-    check_k_shot(k, split.test.n_samples - 2)
-    steps = options.inner_steps if options.inner_steps is not None else \
-        ckpt.get("adapt_steps") or DEFAULT_STEPS
-    classes = min(options.episodes or DEFAULT_CLASSES, split.test.n_classes)
-    feature, name = feature_network(split.train, device)
+    split, k, steps, classes, feature, name = fd_protocol(ckpt, options, data, device)
     adapters, _ = _adapters(ckpt, steps, device)
     n_fake = options.samples or DEFAULT_FAKE
     fd = fd_per_class(adapters, split.test.images, feature, k, classes, n_fake,
@@ -100,10 +94,7 @@ def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
     _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
     k = ckpt.get("k_shot") or DEFAULT_SHOTS
     steps = ckpt.get("adapt_steps") or DEFAULT_STEPS
-    gen = torch.Generator().manual_seed(seed)
-    c = int(torch.randint(split.test.n_classes, (1,), generator=gen))
-    shots = split.test.images[c, torch.randperm(split.test.n_samples, generator=gen)[:k]]
-    shots = (shots.unsqueeze(1).float() / 255.0).to(device)                   # [K, 1, 28, 28]
+    c, shots = unseen_shots(split, k, seed, device)
     adapters, inits = _adapters(ckpt, steps, device)
     n = min(n, MAX_ROW)
     rows = {f"{k} shots": shots.cpu()}
