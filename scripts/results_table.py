@@ -139,6 +139,7 @@ def table(tasks: int, out: Path, jobs_in_parallel: int = 1, fresh: bool = False)
             "omniglot_train_minutes": five and round(five["train_seconds"] / 60, 1),
             "omniglot_20w_train_minutes": run20 and round(run20["seconds"] / 60, 1) or None,
             "glyphs_train_minutes": trained.get("seconds") and round(trained["seconds"] / 60, 1),
+            "glyphs_train_iterations": trained.get("iterations"),
             "paper_5w1s": PAPER_5WAY_1SHOT.get(name, "—"),
             "paper_20w1s": PAPER_20WAY_1SHOT.get(name, "—"),
         })
@@ -152,13 +153,18 @@ def table(tasks: int, out: Path, jobs_in_parallel: int = 1, fresh: bool = False)
              "test classes. Omniglot 20w1s: ProtoNets' shipped 20-way model; MAML, FOMAML, "
              "Meta-SGD, ANIL and Reptile (an N-output head) from 20-way runs "
              "(`scripts/train_pretrained.py <name>-20w1s`, 8 CPU minutes each); the other "
-             "methods' 5-way models tested at 20 ways.", "",
+             "methods' 5-way models tested at 20 ways. The glyph runs had 120 s each "
+             "(`--max-seconds`, 1 thread) on a machine shared with other jobs: their iteration "
+             "counts (in brackets) are small, so read that column as a short-budget result.", "",
              "| method | Omniglot 5w1s | Omniglot 20w1s | Omniglot → glyphs 5w1s | "
-             "glyphs → Omniglot 5w1s | train min (Omniglot 5w / 20w / glyphs) | paper 5w1s | "
+             "glyphs → Omniglot 5w1s | train min (Omniglot 5w / 20w / glyphs, glyph iterations) | "
+             "paper 5w1s | "
              "paper 20w1s |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         minutes = " / ".join(str(r[k] or "—") for k in (
             "omniglot_train_minutes", "omniglot_20w_train_minutes", "glyphs_train_minutes"))
+        if r["glyphs_train_iterations"]:
+            minutes += f" ({r['glyphs_train_iterations']} it.)"
         lines.append(f"| {r['method']} | {pct(r['omniglot_5w1s'])} | {pct(r['omniglot_20w1s'])} | "
                      f"{pct(r['omniglot_to_glyphs_5w1s'])} | {pct(r['glyphs_to_omniglot_5w1s'])}"
                      f" | {minutes} | {r['paper_5w1s']} | {r['paper_20w1s']} |")
