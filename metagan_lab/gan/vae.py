@@ -70,10 +70,10 @@ def elbo(x: Tensor, logits: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
 
 def vae_forward(model: VAE, x: Tensor, generator: torch.Generator | None = None
                 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Encode, sample z by reparameterisation, decode: → (logits, μ, log σ²)."""
-    mu, logvar = model.encode(x)
-    eps = torch.randn(mu.shape, generator=generator).to(mu.device)
-    return model.decode(reparameterize(mu, logvar, eps)), mu, logvar
+    """Encode, sample z by reparameterisation, decode (``VAE.forward`` with ε ~ N(0, I) drawn
+    from ``generator``): → (logits, μ, log σ²)."""
+    eps = torch.randn(x.shape[0], model.z_dim, generator=generator).to(x.device)    # [B, z]
+    return model(x, eps)
 
 
 def train_vae(model: VAE, images: Tensor, steps: int, lr: float = 1e-3, batch_size: int = 64,

@@ -23,6 +23,7 @@ new parameters, so a ``GainTask`` wraps a restorer task and exposes γ as its pa
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -83,8 +84,7 @@ def adapt_mode(task: Task, theta: Params, inner: InnerLoop, mode: str = "all") -
     if mode == "all":
         return adapt_task(task, theta, inner)
     if mode == "head":
-        return adapt_task(task, theta, InnerLoop(inner.lr, inner.steps, inner.first_order,
-                                                 inner.optimizer, head_names(theta), inner.loss))
+        return adapt_task(task, theta, dataclasses.replace(inner, adapted=head_names(theta)))
     frozen = {n: p.detach() for n, p in theta.items()}
     gains = adapt_task(GainTask(task, frozen), gain_params(frozen), inner)
     return apply_gains(frozen, gains)
