@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+from statistics import fmean as mean
 
 import torch
 
@@ -28,11 +29,6 @@ from metagan_lab.restore.metrics import psnr
 CONFIGS = [("sgd", 0.05, "all"), ("sgd", 0.5, "all"), ("adam", 1e-4, "all"),
            ("adam", 3e-4, "all"), ("adam", 1e-3, "all"), ("adam", 1e-2, "gains"),
            ("adam", 3e-2, "gains"), ("adam", 1e-3, "head")]
-
-
-def mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values)
 
 
 def main(kinds: str, iterations: int, lr: float, tag: str, hidden: int, depth: int,
