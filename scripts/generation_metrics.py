@@ -42,6 +42,7 @@ from metagan_lab.gan.metrics import FeatureNet, train_feature_classifier
 from metagan_lab.gan.recognisability import (
     REAL,
     evaluate_generator_metrics,
+    format_metrics,
     gan_generators,
     summarise_metrics,
 )
@@ -186,17 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{args.ways}-way {args.shots}-shot, {args.episodes} episodes of Omniglot test classes,"
           f" {args.samples} samples per class; chance R = {1 / args.ways:.2f}")
-    print(f"{'method':26s} {'recognisability':>17s} {'diversity':>15s} {'FD':>15s} {'IS':>13s}")
-    for m, row in summary.items():
-        cells = [_cell(row, k) for k in ("recognisability", "diversity", "fd", "inception_score")]
-        print(f"{m:26s} {cells[0]:>17s} {cells[1]:>15s} {cells[2]:>15s} {cells[3]:>13s}")
+    print(format_metrics(summary))
     print(json.dumps({k: report[k] for k in ("protocol", "seconds")}))
     print(f"figures: {out}/samples.png, {out}/plane.png; {out}/metrics.json", file=sys.stderr)
     return 0
-
-
-def _cell(row: dict[str, float], key: str) -> str:
-    return f"{row[key]:.3f} ± {row[key + '_ci95']:.3f}" if key in row else "—"
 
 
 def _figures(generators, test, summary, args, out: Path) -> None:

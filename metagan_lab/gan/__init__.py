@@ -26,6 +26,7 @@ from .models import DCDiscriminator, DCGenerator, ToyDiscriminator, ToyGenerator
 from .recognisability import (
     diversity,
     evaluate_generator_metrics,
+    format_metrics,
     gan_generators,
     inception_score,
     inception_score_of,
@@ -46,5 +47,5 @@ __all__ = ["LOSSES", "DCDiscriminator", "DCGenerator", "GANConfig", "GANState",
            "get_losses", "gradient_penalty", "make_gan_state", "optimal_discriminator",
            "r1_penalty", "train_steps"]
 __all__ += ["diversity", "evaluate_generator_metrics", "gan_generators", "inception_score",
-            "inception_score_of", "recognisability", "summarise_metrics"]
+            "inception_score_of", "recognisability", "summarise_metrics", "format_metrics"]
 __all__ += ["Statistician", "StatisticianConfig", "train_statistician"]

@@ -265,3 +265,20 @@ def summarise_metrics(per_episode: dict[str, dict[str, list[float]]]
             row[key], row[f"{key}_ci95"] = mean, ci
         summary[name] = row
     return summary
+
+
+METRIC_COLUMNS = (("recognisability", "recognisability R"), ("diversity", "diversity δ"),
+                  ("inception_score", "in-domain IS"), ("fd", "FD"))
+
+
+def format_metrics(summary: dict[str, dict[str, float]]) -> str:
+    """A Markdown table of ``summarise_metrics``: one line per generator, mean ± 95 % CI per
+    metric ("—" where a row has none, e.g. the real images' FD)."""
+    def cell(row: dict[str, float], key: str) -> str:
+        return f"{row[key]:.3g} ± {row[key + '_ci95']:.2g}" if key in row else "—"
+
+    lines = ["| generator | " + " | ".join(title for _, title in METRIC_COLUMNS) + " |",
+             "|---|" + "---|" * len(METRIC_COLUMNS)]
+    lines += [f"| {name} | " + " | ".join(cell(row, key) for key, _ in METRIC_COLUMNS) + " |"
+              for name, row in summary.items()]
+    return "\n".join(lines)

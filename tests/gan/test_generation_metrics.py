@@ -215,3 +215,18 @@ def test_plane_figure_draws_each_method_and_the_chance_line():
     chance = [line for line in ax.lines if line.get_label() == "chance (1/5)"]
     assert len(chance) == 1 and list(chance[0].get_ydata()) == [0.2, 0.2]
     plt.close(fig)
+
+
+def test_format_metrics_one_line_per_generator_with_a_dash_where_a_metric_is_missing():
+    from metagan_lab.gan.recognisability import format_metrics
+
+    table = format_metrics({
+        "real images": {"recognisability": 0.99, "recognisability_ci95": 0.005,
+                        "diversity": 0.16, "diversity_ci95": 0.004,
+                        "inception_score": 2.5, "inception_score_ci95": 0.1},
+        "gan": {"recognisability": 0.2, "recognisability_ci95": 0.01, "diversity": 0.1,
+                "diversity_ci95": 0.002, "inception_score": 1.0, "inception_score_ci95": 0.0,
+                "fd": 20.45, "fd_ci95": 1.54}}).splitlines()
+    assert table[0] == "| generator | recognisability R | diversity δ | in-domain IS | FD |"
+    assert table[2] == "| real images | 0.99 ± 0.005 | 0.16 ± 0.004 | 2.5 ± 0.1 | — |"
+    assert table[3] == "| gan | 0.2 ± 0.01 | 0.1 ± 0.002 | 1 ± 0 | 20.4 ± 1.5 |"
