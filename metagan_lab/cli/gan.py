@@ -157,7 +157,8 @@ def run_statistician(args: argparse.Namespace) -> int:
     cfg = check_statistician_config(StatisticianConfig(
         k_shot=args.k_shot, n_target=args.n_target, meta_batch=args.meta_batch, z_dim=args.z_dim,
         c_channels=args.c_channels, width=args.width, hidden=args.hidden, lr=args.lr,
-        beta=args.beta, include_shots=not args.exclude_shots, seed=args.seed))
+        beta=args.beta, include_shots=not args.exclude_shots, decoder=args.decoder,
+        seed=args.seed))
     out = prepare_out(args.out, args.overwrite, _files("statistician"))
     data, split = _load(args)
     ran: dict = {}
@@ -309,7 +310,7 @@ def register(groups: dict) -> None:
     s.add_argument("--meta-batch", type=positive_int, default=16, help="classes per episode")
     s.add_argument("--z-dim", type=positive_int, default=8)
     s.add_argument("--c-channels", type=positive_int, default=8,
-                   help="channels of the 7×7 context map c")
+                   help="channels of the 14×14 context map c")
     s.add_argument("--width", type=positive_int, default=32)
     s.add_argument("--hidden", type=positive_int, default=128)
     s.add_argument("--lr", type=positive_float, default=1e-3)
@@ -319,6 +320,9 @@ def register(groups: dict) -> None:
                    help="continue from a 'statistician' checkpoint of the same sizes")
     s.add_argument("--exclude-shots", action="store_true",
                    help="targets are only the other images of the class, not the shots")
+    s.add_argument("--decoder", choices=("free", "warp"), default="free",
+                   help="free: draw from (z, c); warp: move the shot's pixels by a smooth "
+                        "displacement u(z, c) plus a residual")
     s.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads for PyTorch (default: PyTorch's choice)")
 

@@ -13,7 +13,9 @@ h(x), a map per image                         model.context_map(x) → [M, cc, 1
 c = (1/K) Σ_k h(x_k)                          context(model, shots) → [B, cc, 14, 14]
 q(z | x, c) = N(μ_q, diag σ_q²)               model.posterior(feat, c) → (μ_q, log σ_q²)
 p(z | c) = N(μ_p, diag σ_p²)                  model.prior(c) → (μ_p, log σ_p²)
-p(x | z, c) = Bernoulli(sigmoid(logits))      model.decode(z, c) → logits [M, 1, 28, 28]
+p(x | z, c) = Bernoulli(sigmoid(logits))      model.decode(z, c, template) → logits [M, 1, 28, 28]
+u(z, c), a smooth displacement field ("warp")   model.displacement(z, c) → [M, 2, 28, 28]
+x̃ = x_k ∘ (id + u), the shot moved by u         warp(template, u) → [M, 1, 28, 28]
 KL(q ‖ p), two diagonal Gaussians             gaussian_kl(μ_q, log σ_q², μ_p, log σ_p²)
 −ELBO = −E_q log p(x|z,c) + KL(q ‖ p)          negative_elbo(model, targets, shots, noise)
 β (1: the ELBO), weight of KL in training     cfg.beta
@@ -28,6 +30,14 @@ Choices, documented once:
   64-d vector context reached recognisability 0.32 after 1000 steps, a 7×7 map 0.32 after 1500.
 - Samples are the decoder's Bernoulli means sigmoid(logits), not thresholded, as every VAE of the
   library shows them (``gan.vae.vae_samples``, ``gan.meta_vae.vae_generate``).
+- Two decoders (``cfg.decoder``). "free": the decoder draws the image from z and c alone.
+  "warp": it moves the pixels of a shot, logits = logit(x̃) + r(z, c), x̃ = x_k ∘ (id + u(z, c)),
+  so z carries how another writer would draw the character (a smooth displacement u, computed
+  at 14×14 and upsampled, plus a residual r for strokes the shot lacks): a learned,
+  class-conditional distribution over deformations (Hauberg et al., AISTATS 2016, learn such
+  distributions over diffeomorphisms for augmentation). Both last layers start at zero, so the
+  untrained warp decoder copies its shot (recognisability 1, diversity 0) and training learns
+  the variation. Sample i of n is drawn from shot i mod K.
 - Training episodes: each draws ``meta_batch`` training classes, K context shots and ``n_target``
   other images of each class; the loss is −ELBO of the targets given the context of their class.
   The targets include the shots themselves (``include_shots``), as in the Neural Statistician,
@@ -65,7 +75,12 @@ class StatisticianConfig:
     lr: float = 1e-3         # Adam step
     beta: float = 1.0        # β, weight of the KL term in the training loss (1: the −ELBO)
     include_shots: bool = True   # the K shots are targets too (the Neural Statistician's D)
+    decoder: str = "free"        # "free": draw from (z, c); "warp": move a shot's pixels by u(z, c)
     seed: int = 0
+
+
+DECODERS = ("free", "warp")
+EPS_TEMPLATE = 0.02     # x̃ clamped to [ε, 1 − ε] before its logit: a finite start for the residual
 
 
 def check_statistician_config(cfg: StatisticianConfig) -> StatisticianConfig:
@@ -74,6 +89,8 @@ def check_statistician_config(cfg: StatisticianConfig) -> StatisticianConfig:
         positive_int(name, getattr(cfg, name))
     check_lr("lr", cfg.lr)
     positive_number("beta", cfg.beta, "1 trains on the −ELBO; > 1 makes z carry less")
+    if cfg.decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got {cfg.decoder!r}")
     return cfg
 
 
@@ -84,9 +101,9 @@ class Statistician(nn.Module):
     average pool and one linear layer."""
 
     def __init__(self, z_dim: int = 8, c_channels: int = 8, width: int = 32,
-                 hidden: int = 128):
+                 hidden: int = 128, decoder: str = "free"):
         super().__init__()
-        self.z_dim, self.c_channels = z_dim, c_channels
+        self.z_dim, self.c_channels, self.warps = z_dim, c_channels, decoder == "warp"
         w, cc = width, c_channels
         self.stem = nn.Sequential(nn.Conv2d(1, w, 4, 2, 1), nn.ELU())  # [M, w, 14, 14]
         self.head = nn.Sequential(
@@ -107,6 +124,12 @@ class Statistician(nn.Module):
             nn.Conv2d(w + cc, w, 3, 1, 1), nn.ELU(),                    # [M, w, 14, 14]
             nn.Conv2d(w, w, 3, 1, 1), nn.ELU(),                         # [M, w, 14, 14]
             nn.ConvTranspose2d(w, 1, 4, 2, 1))                          # [M, 1, 28, 28] logits
+        if self.warps:                                                  # [M, w + cc, 14, 14] →
+            self.displacement_head = nn.Sequential(
+                nn.Conv2d(w + cc, w, 3, 1, 1), nn.ELU(), nn.Conv2d(w, 2, 3, 1, 1))  # [M, 2, 14, 14]
+            for last in (self.displacement_head[-1], self.decoder[-1]):   # start: copy the shot
+                nn.init.zeros_(last.weight)
+                nn.init.zeros_(last.bias)
 
     def features(self, x: Tensor) -> Tensor:
         """f(x): images [M, 1, 28, 28] → [M, hidden], the input of q(z | x, c)."""
@@ -127,9 +150,38 @@ class Statistician(nn.Module):
         mu, logvar = self.prior_head(self.context_summary(c)).chunk(2, dim=1)
         return mu, logvar
 
-    def decode(self, z: Tensor, c: Tensor) -> Tensor:
-        """p(x | z, c): z [M, z_dim], c [M, cc, 14, 14] → Bernoulli logits [M, 1, 28, 28]."""
-        return self.decoder(torch.cat([self.decoder_in(z), c], dim=1))
+    def _hidden(self, z: Tensor, c: Tensor) -> Tensor:
+        return torch.cat([self.decoder_in(z), c], dim=1)              # [M, w + cc, 14, 14]
+
+    def displacement(self, z: Tensor, c: Tensor) -> Tensor:
+        """u(z, c): z [M, z_dim], c [M, cc, 14, 14] → displacement [M, 2, 28, 28] in grid units
+        (2 = the image width), computed at 14×14 and upsampled bilinearly (so it is smooth)."""
+        u = self.displacement_head(self._hidden(z, c))                  # [M, 2, 14, 14]
+        return nn.functional.interpolate(u, scale_factor=2, mode="bilinear", align_corners=False)
+
+    def decode(self, z: Tensor, c: Tensor, template: Tensor | None = None) -> Tensor:
+        """p(x | z, c): z [M, z_dim], c [M, cc, 14, 14] → Bernoulli logits [M, 1, 28, 28]. The
+        warp decoder also takes the shot each image is drawn from, template [M, 1, 28, 28]:
+        logits = logit(clamp(warp(template, u(z, c)), ε, 1 − ε)) + r(z, c)."""
+        h = self._hidden(z, c)
+        residual = self.decoder(h)                                      # r(z, c) [M, 1, 28, 28]
+        if not self.warps:
+            return residual
+        if template is None:
+            raise ValueError("the warp decoder needs the shot it moves: decode(z, c, template)")
+        moved = warp(template, self.displacement(z, c)).clamp(EPS_TEMPLATE, 1 - EPS_TEMPLATE)
+        return torch.logit(moved) + residual
+
+
+def warp(template: Tensor, u: Tensor) -> Tensor:
+    """x̃(p) = x(p + u(p)): template [M, 1, H, W] sampled bilinearly at the identity grid plus
+    the displacement u [M, 2, H, W] (x then y, in grid units: 2 = the image width; zeros
+    outside) → [M, 1, H, W]. u = 0 returns the template."""
+    m, _, h, w = template.shape
+    identity = torch.eye(2, 3, dtype=template.dtype, device=template.device).expand(m, 2, 3)
+    grid = nn.functional.affine_grid(identity, [m, 1, h, w], align_corners=False)  # [M,H,W,2]
+    return nn.functional.grid_sample(template, grid + u.permute(0, 2, 3, 1),
+                                     mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def _as_classes(shots: Tensor) -> Tensor:
@@ -150,6 +202,12 @@ def context(model: Statistician, shots: Tensor) -> Tensor:
     return h.unflatten(0, (x.shape[0], x.shape[1])).mean(dim=1)        # [B, cc, 14, 14]
 
 
+def templates(shots: Tensor, n: int) -> Tensor:
+    """The shot each of n images of a class is drawn from (the warp decoder): image i uses
+    shot i mod K. shots [B, K, 1, H, W] → [B, n, 1, H, W]."""
+    return shots[:, torch.arange(n, device=shots.device) % shots.shape[1]]
+
+
 def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
     """KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) = ½ Σ_j [log σ_p² − log σ_q² + (σ_q² + (μ_q − μ_p)²)/σ_p²
     − 1], summed over the latent dimensions j, mean over the batch: [M, z] each → scalar."""
@@ -167,7 +225,8 @@ def negative_elbo(model: Statistician, targets: Tensor, shots: Tensor, noise: Te
     x = targets.flatten(0, 1)                                           # [B·T, 1, 28, 28]
     mu_q, logvar_q = model.posterior(model.features(x), c)             # [B·T, z] each
     mu_p, logvar_p = model.prior(c)
-    logits = model.decode(reparameterize(mu_q, logvar_q, noise), c)    # [B·T, 1, 28, 28]
+    template = templates(_as_classes(shots), t).flatten(0, 1)          # [B·T, 1, 28, 28]
+    logits = model.decode(reparameterize(mu_q, logvar_q, noise), c, template)
     rec, kl = reconstruction_loss(x, logits), gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
     return rec + kl, rec, kl
 
@@ -177,7 +236,8 @@ def make_statistician(cfg: StatisticianConfig, device: str | torch.device = "cpu
     """A fresh ``Statistician`` of the configured sizes, initialised from cfg.seed."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        return Statistician(cfg.z_dim, cfg.c_channels, cfg.width, cfg.hidden).to(device)
+        return Statistician(cfg.z_dim, cfg.c_channels, cfg.width, cfg.hidden,
+                            cfg.decoder).to(device)
 
 
 def sample_class_episode(images: ClassImages | Tensor, cfg: StatisticianConfig,
@@ -259,13 +319,17 @@ def generate(model: Statistician, shots: Tensor, n: int, seed: int = 0,
     positive_int("n", n)
     non_negative_number("temperature", temperature, "1 samples the prior p(z | c)")
     ref = next(model.parameters())
+    shots = _as_classes(shots.to(ref.device, ref.dtype))                      # [1, K, 1, 28, 28]
+    if shots.shape[0] != 1:
+        raise ValueError(f"generate draws one class: shots [K, 1, H, W], got {shots.shape[0]} "
+                         "classes; call it once per class")
     with torch.no_grad():
-        c = context(model, shots.to(ref.device, ref.dtype)).expand(n, -1, -1, -1)  # [n,cc,14,14]
+        c = context(model, shots).expand(n, -1, -1, -1)                     # [n, cc, 14, 14]
         mu_p, logvar_p = model.prior(c)                                     # [n, z_dim] each
         eps = torch.randn(n, model.z_dim, generator=torch.Generator().manual_seed(seed),
                           dtype=ref.dtype).to(ref.device)
         z = reparameterize(mu_p, logvar_p, temperature * eps)               # [n, z_dim]
-        return torch.sigmoid(model.decode(z, c))
+        return torch.sigmoid(model.decode(z, c, templates(shots, n)[0]))
 
 
 def statistician_adapter(model: Statistician, temperature: float = 1.0) -> Adapter:
@@ -290,6 +354,7 @@ def copy_shot_adapter() -> Adapter:
     return adapt_and_generate
 
 
-__all__ = ["Statistician", "StatisticianConfig", "check_statistician_config", "context",
+__all__ = ["DECODERS", "Statistician", "StatisticianConfig", "check_statistician_config",
+           "context",
            "copy_shot_adapter", "gaussian_kl", "generate", "make_statistician", "negative_elbo",
-           "statistician_adapter", "train_statistician"]
+           "statistician_adapter", "templates", "train_statistician", "warp"]

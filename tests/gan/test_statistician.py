@@ -26,7 +26,9 @@ from metagan_lab.gan.statistician import (
     negative_elbo,
     sample_class_episode,
     statistician_adapter,
+    templates,
     train_statistician,
+    warp,
 )
 from metagan_lab.gan.vae import kl_divergence as kl_to_standard_normal
 
@@ -65,7 +67,7 @@ def stub_model():
         features=ident, context_map=ident,
         posterior=lambda f, c: (f + c, torch.zeros_like(f)),
         prior=lambda c: (torch.zeros_like(c), torch.zeros_like(c)),
-        decode=lambda z, c: (z + c).view(-1, 1, 1, 1))
+        decode=lambda z, c, template=None: (z + c).view(-1, 1, 1, 1))
 
 
 def test_negative_elbo_matches_a_hand_computation():
@@ -215,3 +217,53 @@ def test_cli_refuses_a_bad_value(capsys):
     with pytest.raises(SystemExit):
         main(["train", "statistician", "--meta-batch", "0", "--quiet"])
     assert "meta-batch" in capsys.readouterr().err
+
+
+# --- the warp decoder: logits = logit(clamp(x_k ∘ (id + u), ε, 1 − ε)) + r(z, c) ---------------
+
+def test_warp_by_zero_is_the_template_and_by_one_pixel_a_hand_shift():
+    x = torch.rand(2, 1, 6, 5, dtype=F64, generator=torch.Generator().manual_seed(0))
+    u = torch.zeros(2, 2, 6, 5, dtype=F64)
+    torch.testing.assert_close(warp(x, u), x, atol=1e-12, rtol=0)
+    u[:, 0] = 2 / 5          # one pixel to the right in grid units (2 = the width W = 5)
+    shifted = warp(x, u)     # x̃(p) = x(p + 1 px): column j shows column j + 1, the last is 0
+    torch.testing.assert_close(shifted[..., :-1], x[..., 1:], atol=1e-12, rtol=0)
+    assert shifted[..., -1].abs().max() < 1e-12
+
+
+def test_warp_gradient_matches_finite_differences():
+    # reference: torch.autograd.gradcheck (central differences), float64, off the pixel grid
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(1, 1, 5, 5, dtype=F64, generator=g)
+    u = (0.13 + 0.05 * torch.rand(1, 2, 5, 5, dtype=F64, generator=g)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda v: warp(x, v), (u,), eps=1e-6, atol=1e-6)
+
+
+def test_untrained_warp_decoder_copies_its_shot():
+    # both last layers start at zero: u = 0, r = 0, so the samples are the clamped shot
+    model = make_statistician(dataclasses.replace(TINY, decoder="warp")).double()
+    shot = torch.rand(1, 1, 28, 28, dtype=F64, generator=torch.Generator().manual_seed(2))
+    out = generate(model, shot, 3, seed=0)
+    torch.testing.assert_close(out, shot.clamp(0.02, 0.98).expand(3, -1, -1, -1), atol=1e-12,
+                               rtol=0)
+
+
+def test_templates_cycle_the_shots_and_warp_elbo_trains():
+    shots = torch.arange(2 * 3, dtype=F64).view(2, 3, 1, 1, 1)       # [B=2, K=3, 1, 1, 1]
+    assert templates(shots, 5)[1, :, 0, 0, 0].tolist() == [3, 4, 5, 3, 4]   # i mod K
+    cfg = dataclasses.replace(TINY, decoder="warp", include_shots=False)
+    images = make_glyphs(n_classes=6, n_samples=6, seed=0).images
+    hist: dict = {}
+    train_statistician(images, cfg, 25, history=hist)
+    assert sum(hist["loss"][-5:]) < sum(hist["loss"][:5])
+
+
+def test_warp_refusals():
+    with pytest.raises(ValueError, match="decoder must be one of"):
+        check_statistician_config(dataclasses.replace(TINY, decoder="flow"))
+    model = make_statistician(dataclasses.replace(TINY, decoder="warp"))
+    z, c = torch.zeros(1, TINY.z_dim), torch.zeros(1, TINY.c_channels, 14, 14)
+    with pytest.raises(ValueError, match="needs the shot it moves"):
+        model.decode(z, c)
+    with pytest.raises(ValueError, match="draws one class"):
+        generate(model, torch.rand(2, 1, 1, 28, 28), 3)
