@@ -18,11 +18,20 @@ vae.py       VAE with ELBO = −(reconstruction + KL)
 meta_vae.py  Reptile-trained VAE over classes (−ELBO per class), adaptation from K shots, sampling
 statistician.py  Neural-Statistician-style conditional VAE: one-shot generation amortised through
              the context c of the shots (no gradient step at test time)
+personalise.py  personalised generation: the learner picks samples, the statistician adapts
+             towards them (0 steps: their context; k steps: −ELBO of the picks on a copy)
 """
 
 from ..checks import TrainingDiverged
 from .losses import LOSSES, get_losses, gradient_penalty, optimal_discriminator, r1_penalty
 from .models import DCDiscriminator, DCGenerator, ToyDiscriminator, ToyGenerator
+from .personalise import (
+    adapt_to_picks,
+    check_picks,
+    closeness,
+    personalised_routes,
+    split_picks,
+)
 from .recognisability import (
     diversity,
     evaluate_generator_metrics,
@@ -49,3 +58,4 @@ __all__ = ["LOSSES", "DCDiscriminator", "DCGenerator", "GANConfig", "GANState",
 __all__ += ["diversity", "evaluate_generator_metrics", "gan_generators", "inception_score",
             "inception_score_of", "recognisability", "summarise_metrics", "format_metrics"]
 __all__ += ["Statistician", "StatisticianConfig", "train_statistician"]
+__all__ += ["adapt_to_picks", "check_picks", "closeness", "personalised_routes", "split_picks"]
