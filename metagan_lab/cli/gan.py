@@ -322,7 +322,7 @@ def register(groups: dict) -> None:
                    help="targets are only the other images of the class, not the shots")
     s.add_argument("--decoder", choices=("free", "warp"), default="free",
                    help="free: draw from (z, c); warp: move the shot's pixels by a smooth "
-                        "displacement u(z, c) plus a residual")
+                        "displacement u(z, c)")
     s.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads for PyTorch (default: PyTorch's choice)")
 

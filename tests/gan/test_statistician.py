@@ -219,7 +219,7 @@ def test_cli_refuses_a_bad_value(capsys):
     assert "meta-batch" in capsys.readouterr().err
 
 
-# --- the warp decoder: logits = logit(clamp(x_k ∘ (id + u), ε, 1 − ε)) + r(z, c) ---------------
+# --- the warp decoder: logits = logit(clamp(x_k ∘ (id + u(z, c)), ε, 1 − ε))
 
 def test_warp_by_zero_is_the_template_and_by_one_pixel_a_hand_shift():
     x = torch.rand(2, 1, 6, 5, dtype=F64, generator=torch.Generator().manual_seed(0))
