@@ -24,6 +24,18 @@ m_P, m_U = (1/|S|) Σ_{x∈S} f(x)                   feature_mean(emb)
 d̄(S', m) = (1/M) Σ_i ‖f(s_i) − m‖₂               mean_distance(emb, m)
 (d̄ to m_P, d̄ to m_U); margin d̄_U − d̄_P > 0      closeness(new, chosen, rest, embed) → Closeness
 the three routes side by side                    personalised_routes(model, shot, grid, P, …)
+their table                                      format_personalised(result)
+
+Read the margin against the route "the shot (before)": the mean of the 12 unpicked samples lies
+nearer any sample than the mean of 4 picked ones, so before any adaptation the margin is < 0.
+Measured on 20 unseen Omniglot classes (a 600 s statistician, critic protonet-20w1s, 16 samples,
+the 4 boldest picked, Adam α = 1e-3), margin mean ± 95 % CI: before −0.095 ± 0.057, 0 steps
++0.258 ± 0.106, 10 steps +0.319 ± 0.088 (pixels: −0.491, −0.006, +0.799); 4 random picks:
+−0.097, −0.015, +0.079 ± 0.072. 10 steps lower L(P) by 13.8 ± 1.9 nats.
+
+With the statistician's warp decoder (``decoder="warp"``) target i is drawn by warping pick i
+itself, so L(P) is near its minimum at θ already (u = 0 copies the pick) and the k-step route has
+little to fit: on a tiny warp model 20 Adam steps did not lower it (394.1 → 400.8 at α = 1e-2).
 
 Explained in ``notebooks/07_few_shot_generation.ipynb``, last section; the widget is
 ``widgets.personalise.PersonaliseView``.
@@ -206,6 +218,16 @@ def personalised_routes(model: Statistician, shot: Tensor, samples: Tensor,
                         nelbo, losses, adapted)
 
 
+def format_personalised(result: Personalised) -> str:
+    """A Markdown table of ``personalised_routes``: one line per route with d̄ to m_P, d̄ to m_U,
+    the margin d̄_U − d̄_P and L(P), the −ELBO of the picks under that route's weights."""
+    lines = ["| route | d̄ to m_P | d̄ to m_U | margin d̄_U − d̄_P | −ELBO of P |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {name} | {c.to_picked:.3f} | {c.to_unpicked:.3f} | {c.margin:+.3f} | "
+              f"{result.neg_elbo[name]:.1f} |" for name, c in result.closeness.items()]
+    return "\n".join(lines)
+
+
 def draw_grid(model: Statistician, shot: Tensor, n: int = 16, seed: int = 0,
               temperature: float = 1.0) -> Tensor:
     """The grid the learner picks from: n samples of the shot's class (``generate``), shot
@@ -215,5 +237,5 @@ def draw_grid(model: Statistician, shot: Tensor, n: int = 16, seed: int = 0,
 
 
 __all__ = ["Closeness", "Personalised", "adapt_to_picks", "check_picks", "closeness",
-           "draw_grid", "feature_mean", "mean_distance", "personalised_routes",
-           "picked_negative_elbo", "pixels", "split_picks"]
+           "draw_grid", "feature_mean", "format_personalised", "mean_distance",
+           "personalised_routes", "picked_negative_elbo", "pixels", "split_picks"]

@@ -10,11 +10,14 @@ import torch
 
 from metagan_lab.checks import TrainingDiverged
 from metagan_lab.gan.personalise import (
+    Closeness,
+    Personalised,
     adapt_to_picks,
     check_picks,
     closeness,
     draw_grid,
     feature_mean,
+    format_personalised,
     mean_distance,
     personalised_routes,
     picked_negative_elbo,
@@ -134,6 +137,13 @@ def test_personalise_runs_three_routes_with_the_same_noise_and_keeps_theta():
     nelbo = list(r.neg_elbo.values())
     assert nelbo[0] == nelbo[1] and nelbo[2] != nelbo[1]
     assert not torch.equal(r.samples["the shot (before)"], grid)
+
+
+def test_format_personalised_has_one_line_per_route():
+    r = Personalised([0], {}, {"a": Closeness(0.5, 0.75), "b": Closeness(1.0, 0.5)},
+                     {"a": 160.04, "b": 149.96}, [], None)
+    assert format_personalised(r).splitlines()[2:] == ["| a | 0.500 | 0.750 | +0.250 | 160.0 |",
+                                                       "| b | 1.000 | 0.500 | -0.500 | 150.0 |"]
 
 
 def test_widget_picks_headless_refuses_a_wrong_count_and_adapts(monkeypatch):
