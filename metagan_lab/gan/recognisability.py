@@ -13,6 +13,7 @@ c_n = (1/K) Σ_k f(x_k^n)                  fewshot.protonet.prototypes (the K sh
 R = P(ŷ(x) = n | x ~ G_n)                 recognisability(samples, targets, support, embed)
 δ = (1/D) Σ_d std_i f_d(x_i)              feature_spread(emb); diversity(samples, embed)
 IS = exp(E_x KL(p(y|x) ‖ p(y)))           inception_score(probs); inception_score_of(x, clf)
+p(y|x), an in-domain classifier           train_is_classifier(train, n_classes)
 p(y) = E_x p(y|x)                         marginal inside inception_score
 
 ``evaluate_generator_metrics`` runs the whole comparison on N-way episodes of unseen classes for
@@ -170,6 +171,32 @@ def inception_score_of(samples: Tensor, classifier: nn.Module) -> float:
     """In-domain IS of samples [M, 1, H, W] under a classifier of the training classes (e.g.
     ``gan.metrics.train_feature_classifier``), instead of Inception-v3 on ImageNet."""
     return inception_score(class_probabilities(samples, classifier).double())
+
+
+def train_is_classifier(train: ClassImages, n_classes: int, steps: int = 300,
+                        held_out: int = 5, seed: int = 0,
+                        device: str | torch.device = "cpu") -> tuple[nn.Module, float]:
+    """p(y|x) of the in-domain IS: a Conv-4 classifier of the first ``n_classes`` classes of
+    ``train`` (``gan.metrics.train_feature_classifier``, ``steps`` Adam steps of batch 64) fitted
+    on all but the last ``held_out`` images of each; returns it in eval mode and its accuracy on
+    those held-out images (read an IS only beside a classifier that tells the classes apart)."""
+    from .metrics import train_feature_classifier
+
+    positive_int("n_classes", n_classes, minimum=2)
+    if n_classes > train.n_classes:
+        raise ValueError(f"n_classes={n_classes}: the training classes number only "
+                         f"{train.n_classes}; ask for at most {train.n_classes}")
+    if not 1 <= held_out <= train.n_samples - 1:
+        raise ValueError(f"held_out={held_out!r}: keep 1 to {train.n_samples - 1} of the "
+                         f"{train.n_samples} images of each class to measure the accuracy")
+    part = train.subset(list(range(n_classes)))
+    fit = ClassImages(part.images[:, :-held_out], part.names)
+    classifier = train_feature_classifier(fit, steps=steps, batch_size=64, seed=seed,
+                                          device=device).eval()
+    x = part.images[:, -held_out:].flatten(0, 1).unsqueeze(1).float() / 255.0  # [C*H, 1, 28, 28]
+    y = torch.arange(n_classes).repeat_interleave(held_out)                   # [C*H]
+    accuracy = (class_probabilities(x, classifier).argmax(1).cpu() == y).double().mean().item()
+    return classifier, accuracy
 
 
 def gan_generators(G: nn.Module, D: nn.Module, inits: dict[str, tuple[Params, Params]],

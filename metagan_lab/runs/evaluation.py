@@ -28,7 +28,8 @@ def evaluate(source: Source, options: EvalOptions | None = None,
 
     protonet, meta: accuracy ± 95 % CI over test episodes; gan, vae: Fréchet distance of samples
     to real images (2-D toy GANs: of the points); vae also the test ELBO; cyclegan: cycle L1 and
-    Fréchet distances of translations; fewshot_gan: Fréchet distance per method on unseen classes;
+    Fréchet distances of translations; fewshot_gan, meta_vae: Fréchet distance per method on
+    unseen classes, and with statistician recognisability / diversity (FD, IS: ``runs.generation``);
     restorer: PSNR / SSIM on unseen degradations after k adaptation steps (the table).
     A shipped model's manifest protocol fills the options left ``None``.
     """

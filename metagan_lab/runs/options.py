@@ -18,6 +18,8 @@ class EvalOptions:
                            unseen degradation (restorer)
     inner_steps            adaptation steps (MAML family, few-shot GAN, restorer)
     samples                generated images (or points) compared with real ones (generators)
+    is_classes             train an in-domain IS classifier on this many training classes and
+                           report the Inception Score (few-shot generators; ~50 s)
     seed                   draws the test tasks / noise
     """
 
@@ -27,6 +29,7 @@ class EvalOptions:
     episodes: int | None = None
     inner_steps: int | None = None
     samples: int | None = None
+    is_classes: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -34,7 +37,7 @@ class EvalOptions:
             value = getattr(self, f.name)
             if f.name == "seed" or value is None:
                 continue
-            positive_int(f.name, value, 0 if f.name == "inner_steps" else 1)
+            positive_int(f.name, value, {"inner_steps": 0, "is_classes": 2}.get(f.name, 1))
 
 
 def flag(name: str) -> str:

@@ -10,17 +10,21 @@ Reptile's, with the defaults of ``FewShotGANConfig``.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
 from ...types import Params
 from ..data import DataOptions, for_checkpoint, load_split
+from ..generation import episode_protocol, fd_keys, generator_metrics
 from ..images import feature_network, rows_png
 from ..options import EvalOptions
 
+if TYPE_CHECKING:
+    from ...gan.fewshot import Adapter  # (shots [K, 1, 28, 28], n, seed) → [n, 1, 28, 28]
+
 REQUIRED = ("config", "theta_g", "theta_d", "pretrained_g")
-EVAL_OPTIONS = ("shots", "episodes", "inner_steps", "samples")
+EVAL_OPTIONS = ("ways", "shots", "episodes", "inner_steps", "samples", "is_classes")
 DEFAULT_SHOTS, DEFAULT_STEPS, DEFAULT_CLASSES, DEFAULT_FAKE = 4, 10, 10, 100
 
 
@@ -108,27 +112,36 @@ def unseen_shots(split, k: int, seed: int, device: torch.device) -> tuple[int, t
     return c, (shots.unsqueeze(1).float() / 255.0).to(device)                # [K, 1, 28, 28]
 
 
-def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
-             progress: bool = False) -> dict:
-    """Fréchet distance per unseen class after K shots and k adaptation steps, each method
-    (``gan.fewshot.evaluate_fewshot``), mean ± 95 % CI over the classes."""
-    from ...gan.experiment import ADAPTED, summarise_fd
-    from ...gan.fewshot import evaluate_fewshot
+def generators(ckpt: dict, steps: int, device: str | torch.device = "cpu") -> dict[str, Adapter]:
+    """method → adapt_and_generate(shots, n, seed) (``gan.recognisability.gan_generators``): the
+    methods in ``gan.experiment.ADAPTED`` take ``steps`` steps at the checkpoint's α, the others
+    are sampled as they are."""
+    from ...gan.experiment import ADAPTED
+    from ...gan.recognisability import gan_generators
 
     G, D, inits = build(ckpt, device)
-    split, k, steps, classes, feature, name = fd_protocol(ckpt, options, data, device)
     adapted = tuple(m for m in inits if m in ADAPTED)
-    fd = evaluate_fewshot(G, D, inits, split.test.images, feature, k, steps,
-                          _adapt_lrs(ckpt, adapted), classes, options.samples or DEFAULT_FAKE,
-                          seed=options.seed + 2, loss=ckpt["config"]["loss"],
-                          adapt_methods=adapted, gp_lambda=ckpt["config"].get("gp_lambda", 10.0))
-    result = {"algorithm": "fewshot-gan", "method": ckpt["config"].get("method", "reptile"),
-              "k_shot": k, "adapt_steps": steps,
-              "eval_classes": classes, "n_fake": options.samples or DEFAULT_FAKE,
-              "feature": name, "dataset": split.test.source}
-    for method, (mean, ci) in summarise_fd(fd).items():
-        result[f"fd_{method}"], result[f"fd_{method}_ci95"] = round(mean, 4), round(ci, 4)
-    return result
+    return gan_generators(G, D, inits, steps, _adapt_lrs(ckpt, inits), ckpt["config"]["loss"],
+                          adapted, ckpt["config"].get("gp_lambda", 10.0))
+
+
+def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
+             progress: bool = False) -> dict:
+    """Each method after K shots and k adaptation steps: the Fréchet distance per unseen class
+    (fd_<method>, ``gan.fewshot.fd_per_class``, mean ± 95 % CI over the classes), then
+    recognisability and diversity on as many N-way K-shot episodes (``runs.generation``; IS with
+    --is-classes)."""
+    from ...gan.fewshot import fd_per_class
+
+    split, k, steps, classes, feature, name = fd_protocol(ckpt, options, data, device)
+    methods, n_fake = generators(ckpt, steps, device), options.samples or DEFAULT_FAKE
+    fd = fd_per_class(methods, split.test.images, feature, k, classes, n_fake,
+                      seed=options.seed + 2, device=device)
+    protocol = episode_protocol(options, k, options.episodes or DEFAULT_CLASSES, split.test)
+    return {"algorithm": "fewshot-gan", "method": ckpt["config"].get("method", "reptile"),
+            "k_shot": k, "adapt_steps": steps, "eval_classes": classes, "n_fake": n_fake,
+            "feature": name, "dataset": split.test.source, **fd_keys(fd),
+            **generator_metrics(methods, split, protocol, options, device)}
 
 
 def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,

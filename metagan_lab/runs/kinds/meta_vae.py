@@ -8,16 +8,29 @@ trained on the pooled training images, "adapt_lr": α per method chosen on valid
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ...types import Params
 from ..data import DataOptions, for_checkpoint, load_split
+from ..generation import episode_protocol, fd_keys, generator_metrics
 from ..images import rows_png
 from ..options import EvalOptions
-from .fewshot_gan import DEFAULT_FAKE, DEFAULT_SHOTS, DEFAULT_STEPS, fd_protocol, unseen_shots
+from .fewshot_gan import (
+    DEFAULT_CLASSES,
+    DEFAULT_FAKE,
+    DEFAULT_SHOTS,
+    DEFAULT_STEPS,
+    fd_protocol,
+    unseen_shots,
+)
+
+if TYPE_CHECKING:
+    from ...gan.fewshot import Adapter  # (shots [K, 1, 28, 28], n, seed) → [n, 1, 28, 28]
 
 REQUIRED = ("config", "theta", "pooled")
-EVAL_OPTIONS = ("shots", "episodes", "inner_steps", "samples")
+EVAL_OPTIONS = ("ways", "shots", "episodes", "inner_steps", "samples", "is_classes")
 MAX_ROW = 16      # ``metagan-lab sample`` defaults to 64 images; a row shows at most this many
 
 
@@ -56,34 +69,36 @@ def describe(ckpt: dict) -> dict:
             "adapt_lr": ckpt.get("adapt_lr"), "config": ckpt["config"]}
 
 
-def _adapters(ckpt: dict, steps: int, device):
+def generators(ckpt: dict, steps: int, device: str | torch.device = "cpu") -> dict[str, Adapter]:
+    """method → adapt_and_generate(shots, n, seed) (``gan.experiment.vae_adapters``): the methods
+    in ``VAE_ADAPTED`` take ``steps`` steps of the inner optimiser at the checkpoint's α, the
+    others are sampled as they are."""
     from ...gan.experiment import vae_adapters
     from ...gan.meta_vae import MetaVAEConfig
 
     model, inits = build(ckpt, device)
     cfg = MetaVAEConfig(**ckpt["config"])
     return vae_adapters(model, inits, cfg.inner(steps=steps), ckpt.get("adapt_lr") or
-                        cfg.inner_lr), inits
+                        cfg.inner_lr)
 
 
 def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
              progress: bool = False) -> dict:
-    """Fréchet distance per unseen class after K shots and k adaptation steps, each method
-    (``gan.fewshot.fd_per_class``), mean ± 95 % CI over the classes."""
-    from ...gan.experiment import summarise_fd
+    """Each method after K shots and k adaptation steps: the Fréchet distance per unseen class
+    (fd_<method>, ``gan.fewshot.fd_per_class``, mean ± 95 % CI over the classes), then
+    recognisability and diversity on as many N-way K-shot episodes (``runs.generation``; IS with
+    --is-classes)."""
     from ...gan.fewshot import fd_per_class
 
     split, k, steps, classes, feature, name = fd_protocol(ckpt, options, data, device)
-    adapters, _ = _adapters(ckpt, steps, device)
-    n_fake = options.samples or DEFAULT_FAKE
-    fd = fd_per_class(adapters, split.test.images, feature, k, classes, n_fake,
+    methods, n_fake = generators(ckpt, steps, device), options.samples or DEFAULT_FAKE
+    fd = fd_per_class(methods, split.test.images, feature, k, classes, n_fake,
                       seed=options.seed + 2, device=device)
-    result = {"algorithm": "meta-vae", "method": "reptile", "k_shot": k, "adapt_steps": steps,
-              "eval_classes": classes, "n_fake": n_fake, "feature": name,
-              "dataset": split.test.source}
-    for method, (mean, ci) in summarise_fd(fd).items():
-        result[f"fd_{method}"], result[f"fd_{method}_ci95"] = round(mean, 4), round(ci, 4)
-    return result
+    protocol = episode_protocol(options, k, options.episodes or DEFAULT_CLASSES, split.test)
+    return {"algorithm": "meta-vae", "method": "reptile", "k_shot": k, "adapt_steps": steps,
+            "eval_classes": classes, "n_fake": n_fake, "feature": name,
+            "dataset": split.test.source, **fd_keys(fd),
+            **generator_metrics(methods, split, protocol, options, device)}
 
 
 def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
@@ -95,11 +110,11 @@ def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
     k = ckpt.get("k_shot") or DEFAULT_SHOTS
     steps = ckpt.get("adapt_steps") or DEFAULT_STEPS
     c, shots = unseen_shots(split, k, seed, device)
-    adapters, inits = _adapters(ckpt, steps, device)
+    adapters = generators(ckpt, steps, device)
     n = min(n, MAX_ROW)
     rows = {f"{k} shots": shots.cpu()}
     rows.update({m: adapt(shots, n, seed).cpu() for m, adapt in adapters.items()})
     return rows_png(rows, title=f"unseen class {split.test.names[c]}: {steps} adaptation "
                               "steps"), {"shows": f"the {k} shots of unseen class "
                                          f"{split.test.names[c]}, then {n} samples per method: "
-                                         + ", ".join(inits)}
+                                         + ", ".join(adapters)}

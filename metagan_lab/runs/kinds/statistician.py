@@ -10,13 +10,13 @@ from __future__ import annotations
 import torch
 
 from ..data import DataOptions, for_checkpoint, load_split
-from ..images import rows_png, shipped_encoder
+from ..generation import episode_protocol, generator_metrics
+from ..images import feature_network, rows_png
 from ..options import EvalOptions
 
 REQUIRED = ("config", "state_dict")
-EVAL_OPTIONS = ("ways", "shots", "episodes", "samples")
-CRITIC = "protonet-20w1s"           # the one-shot critic of recognisability (Boutin et al. 2022)
-DEFAULT_WAYS, DEFAULT_SHOTS, DEFAULT_EPISODES, DEFAULT_SAMPLES = 5, 1, 30, 19
+EVAL_OPTIONS = ("ways", "shots", "episodes", "samples", "is_classes")
+DEFAULT_SHOTS, DEFAULT_EPISODES = 1, 30      # N = 5 ways, M = 19 samples: runs.generation
 SAMPLE_CLASSES, MAX_ROW = 4, 16
 
 
@@ -44,26 +44,21 @@ def describe(ckpt: dict) -> dict:
 
 def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
              progress: bool = False) -> dict:
-    """Recognisability (accuracy of the ProtoNet critic ``protonet-20w1s`` built from the same
-    shots) and diversity of the samples on N-way K-shot episodes of unseen classes, mean ± 95 %
-    CI over episodes; the held-out real images as the reference row
-    (``gan.recognisability.evaluate_generator_metrics``)."""
-    from ...gan.recognisability import REAL, evaluate_generator_metrics, summarise_metrics
+    """On N-way K-shot episodes of unseen classes (``runs.generation``, mean ± 95 % CI over
+    episodes): recognisability (accuracy of the ProtoNet critic ``protonet-20w1s`` built from the
+    same shots), diversity, and the Fréchet distance of each class's samples to its held-out
+    images (feature network ``runs.images.feature_network``); the held-out real images as the
+    reference row (real_*); with --is-classes also the in-domain Inception Score."""
     from ...gan.statistician import statistician_adapter
 
     _, split = load_split(for_checkpoint(data, ckpt.get("dataset")))
-    ways, shots = options.ways or DEFAULT_WAYS, options.shots or DEFAULT_SHOTS
-    episodes, n = options.episodes or DEFAULT_EPISODES, options.samples or DEFAULT_SAMPLES
+    protocol = episode_protocol(options, options.shots or DEFAULT_SHOTS, options.episodes or
+                                DEFAULT_EPISODES, split.test)
+    feature, feature_name = feature_network(split.train, device)
     generators = {"statistician": statistician_adapter(build(ckpt, device))}
-    per_episode = evaluate_generator_metrics(generators, split.test.to(device),
-                                             shipped_encoder(CRITIC, device), None, None, ways,
-                                             shots, episodes, n, options.seed)
-    result = {"algorithm": "statistician", "ways": ways, "shots": shots, "episodes": episodes,
-              "samples": n, "critic": CRITIC, "dataset": split.test.source}
-    for name, row in summarise_metrics(per_episode).items():
-        prefix = "real_" if name == REAL else ""
-        result.update({prefix + k: round(v, 4) for k, v in row.items()})
-    return result
+    return {"algorithm": "statistician", "dataset": split.test.source, "feature": feature_name,
+            **generator_metrics(generators, split, protocol, options, device, feature,
+                                single="statistician")}
 
 
 def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
