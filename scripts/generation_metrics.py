@@ -35,41 +35,40 @@ from pathlib import Path
 import torch
 
 from metagan_lab.data.images import ClassImages
-from metagan_lab.gan.experiment import ADAPTED, vae_adapters
+from metagan_lab.gan.experiment import ADAPTED
 from metagan_lab.gan.fewshot import Adapter
-from metagan_lab.gan.meta_vae import MetaVAEConfig, vae_adapter
-from metagan_lab.gan.metrics import FeatureNet, train_feature_classifier
+from metagan_lab.gan.meta_vae import vae_adapter
+from metagan_lab.gan.metrics import FeatureNet
 from metagan_lab.gan.recognisability import (
     REAL,
     evaluate_generator_metrics,
     format_metrics,
-    gan_generators,
     summarise_metrics,
+    train_is_classifier,
 )
 from metagan_lab.gan.statistician import copy_shot_adapter, statistician_adapter
 from metagan_lab.meta.functional import InnerLoop
 from metagan_lab.models import params_of
 from metagan_lab.pretrained import load_checkpoint
 from metagan_lab.runs import DataOptions, build_model, load, load_pretrained, load_split
+from metagan_lab.runs.generation import CRITIC
 from metagan_lab.runs.kinds import fewshot_gan, meta_vae
 from metagan_lab.tasks.episodes import sample_episode
 
-CRITIC = "protonet-20w1s"
 COPY = "copy the shot"
 VAE_STEPS, VAE_LR = 10, 0.01   # the pooled VAE's fine-tuning: the meta-VAE CLI's steps and α
 
 
 def gan_rows() -> tuple[dict[str, Adapter], dict]:
-    """The shipped few-shot GAN's methods, each with the checkpoint's own steps and α."""
+    """The shipped few-shot GAN's methods, each with the checkpoint's own steps and α, as
+    ``metagan-lab eval`` adapts them (``runs.kinds.fewshot_gan.generators``)."""
     ckpt = load_checkpoint("pretrained:fewshot-gan")
-    G, D, inits = fewshot_gan.build(ckpt)
     # older files (the shipped one) hold no adapt_lr / adapt_steps: α = cfg.inner_lr, and the
     # step count ``metagan-lab eval`` uses (runs.kinds.fewshot_gan.DEFAULT_STEPS)
-    lrs = {m: (ckpt.get("adapt_lr") or {}).get(m, ckpt["config"]["inner_lr"]) for m in inits}
     steps = ckpt.get("adapt_steps") or fewshot_gan.DEFAULT_STEPS
-    adapted = tuple(m for m in inits if m in ADAPTED)
-    return (gan_generators(G, D, inits, steps, lrs, ckpt["config"]["loss"], adapted),
-            {"adapt_steps": steps, "adapt_lr": lrs, "adapted": adapted})
+    rows = fewshot_gan.generators(ckpt, steps)
+    return rows, {"adapt_steps": steps, "adapt_lr": fewshot_gan.adapt_lrs(ckpt, rows),
+                  "adapted": tuple(m for m in rows if m in ADAPTED)}
 
 
 def vae_rows(path: str) -> dict[str, Adapter]:
@@ -82,27 +81,11 @@ def vae_rows(path: str) -> dict[str, Adapter]:
 
 
 def meta_vae_rows(path: str) -> dict[str, Adapter]:
-    """A meta-VAE checkpoint's adapted methods, with its own adaptation steps and α."""
+    """A meta-VAE checkpoint's methods, with its own adaptation steps and α
+    (``runs.kinds.meta_vae.generators``)."""
     ckpt = load(path)
-    model, inits = meta_vae.build(ckpt)
-    cfg = MetaVAEConfig(**ckpt["config"])
     steps = ckpt.get("adapt_steps") or meta_vae.DEFAULT_STEPS
-    adapters = vae_adapters(model, inits, cfg.inner(steps=steps),
-                            ckpt.get("adapt_lr") or cfg.inner_lr)
-    return {f"mvae:{m}": fn for m, fn in adapters.items()}
-
-
-def is_classifier(train: ClassImages, n_classes: int, steps: int, held_out: int = 5):
-    """A Conv-4 classifier of the first ``n_classes`` training classes, trained on all but the
-    last ``held_out`` images of each, and its accuracy on those held-out images."""
-    part = train.subset(list(range(n_classes)))
-    fit = ClassImages(part.images[:, :-held_out], part.names)
-    classifier = train_feature_classifier(fit, steps=steps, batch_size=64, seed=0)
-    x = part.images[:, -held_out:].flatten(0, 1).unsqueeze(1).float() / 255.0
-    y = torch.arange(n_classes).repeat_interleave(held_out)
-    with torch.no_grad():
-        accuracy = (classifier(x).argmax(1) == y).float().mean().item()
-    return classifier, accuracy
+    return {f"mvae:{m}": fn for m, fn in meta_vae.generators(ckpt, steps).items()}
 
 
 def sample_rows(generators, test: ClassImages, n_way: int, k_shot: int, n: int,
@@ -160,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         generators |= meta_vae_rows(args.meta_vae)
     critic = load_pretrained(CRITIC)
     t = time.perf_counter()
-    classifier, is_acc = is_classifier(split.train, args.is_classes, args.is_steps)
+    classifier, is_acc = train_is_classifier(split.train, args.is_classes, args.is_steps)
     seconds = {"is_classifier": time.perf_counter() - t}
     t = time.perf_counter()
     per_episode = evaluate_generator_metrics(

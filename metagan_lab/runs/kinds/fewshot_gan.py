@@ -73,7 +73,8 @@ def describe(ckpt: dict) -> dict:
             "config": ckpt["config"]}
 
 
-def _adapt_lrs(ckpt: dict, methods) -> dict[str, float]:
+def adapt_lrs(ckpt: dict, methods) -> dict[str, float]:
+    """method → α: the one chosen on validation classes, else the config's inner_lr."""
     chosen = ckpt.get("adapt_lr") or {}
     return {m: chosen.get(m, ckpt["config"]["inner_lr"]) for m in methods}
 
@@ -121,7 +122,7 @@ def generators(ckpt: dict, steps: int, device: str | torch.device = "cpu") -> di
 
     G, D, inits = build(ckpt, device)
     adapted = tuple(m for m in inits if m in ADAPTED)
-    return gan_generators(G, D, inits, steps, _adapt_lrs(ckpt, inits), ckpt["config"]["loss"],
+    return gan_generators(G, D, inits, steps, adapt_lrs(ckpt, inits), ckpt["config"]["loss"],
                           adapted, ckpt["config"].get("gp_lambda", 10.0))
 
 
@@ -157,7 +158,7 @@ def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
     k = ckpt.get("k_shot") or DEFAULT_SHOTS
     steps = ckpt.get("adapt_steps") or DEFAULT_STEPS
     c, shots = unseen_shots(split, k, seed, device)
-    lrs = _adapt_lrs(ckpt, inits)
+    lrs = adapt_lrs(ckpt, inits)
     rows = {f"{k} shots": shots.cpu()}
     for method, (tg, td) in inits.items():
         if method in ADAPTED:
