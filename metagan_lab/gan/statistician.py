@@ -166,10 +166,17 @@ class Statistician(nn.Module):
         logits = logit(clamp(warp(template, u(z, c)), ε, 1 − ε))."""
         if not self.warps:
             return self.decoder(self._hidden(z, c))
+        return torch.logit(self.mean(z, c, template).clamp(EPS_TEMPLATE, 1 - EPS_TEMPLATE))
+
+    def mean(self, z: Tensor, c: Tensor, template: Tensor | None = None) -> Tensor:
+        """The image shown for z: the free decoder's Bernoulli means sigmoid(logits); the warp
+        decoder's moved shot x̃ = warp(template, u(z, c)) itself (the clamp to [ε, 1 − ε] only
+        keeps its likelihood finite). → [M, 1, 28, 28] in [0, 1]."""
+        if not self.warps:
+            return torch.sigmoid(self.decoder(self._hidden(z, c)))
         if template is None:
             raise ValueError("the warp decoder needs the shot it moves: decode(z, c, template)")
-        moved = warp(template, self.displacement(z, c)).clamp(EPS_TEMPLATE, 1 - EPS_TEMPLATE)
-        return torch.logit(moved)
+        return warp(template, self.displacement(z, c))
 
 
 def warp(template: Tensor, u: Tensor) -> Tensor:
@@ -313,8 +320,9 @@ def checkpoint_dict(model: Statistician, cfg: StatisticianConfig, iterations: in
 def generate(model: Statistician, shots: Tensor, n: int, seed: int = 0,
              temperature: float = 1.0) -> Tensor:
     """n new images of the shots' class: c = context(shots), z = μ_p + τ σ_p ⊙ ε (z ~ p(z | c)
-    at τ = 1; τ < 1 trades diversity for recognisability), ε seeded by ``seed``, shown as the
-    Bernoulli means sigmoid(decode(z, c)). shots [K, 1, 28, 28] → [n, 1, 28, 28]."""
+    at τ = 1; τ < 1 trades diversity for recognisability), ε seeded by ``seed``, shown as
+    ``Statistician.mean`` (the free decoder's Bernoulli means; the warp decoder's moved shot).
+    shots [K, 1, 28, 28] → [n, 1, 28, 28]."""
     positive_int("n", n)
     non_negative_number("temperature", temperature, "1 samples the prior p(z | c)")
     ref = next(model.parameters())
@@ -328,7 +336,7 @@ def generate(model: Statistician, shots: Tensor, n: int, seed: int = 0,
         eps = torch.randn(n, model.z_dim, generator=torch.Generator().manual_seed(seed),
                           dtype=ref.dtype).to(ref.device)
         z = reparameterize(mu_p, logvar_p, temperature * eps)               # [n, z_dim]
-        return torch.sigmoid(model.decode(z, c, templates(shots, n)[0]))
+        return model.mean(z, c, templates(shots, n)[0])
 
 
 def statistician_adapter(model: Statistician, temperature: float = 1.0) -> Adapter:

@@ -240,12 +240,14 @@ def test_warp_gradient_matches_finite_differences():
 
 
 def test_untrained_warp_decoder_copies_its_shot():
-    # both last layers start at zero: u = 0, r = 0, so the samples are the clamped shot
+    # the displacement's last layer starts at zero: u = 0, so the samples are the shot
     model = make_statistician(dataclasses.replace(TINY, decoder="warp")).double()
     shot = torch.rand(1, 1, 28, 28, dtype=F64, generator=torch.Generator().manual_seed(2))
     out = generate(model, shot, 3, seed=0)
-    torch.testing.assert_close(out, shot.clamp(0.02, 0.98).expand(3, -1, -1, -1), atol=1e-12,
-                               rtol=0)
+    torch.testing.assert_close(out, shot.expand(3, -1, -1, -1), atol=1e-12, rtol=0)
+    z, c = torch.zeros(1, TINY.z_dim, dtype=F64), context(model, shot)
+    logits = model.decode(z, c, shot)            # the likelihood's: logit(clamp(x̃, ε, 1 − ε))
+    torch.testing.assert_close(logits, torch.logit(shot.clamp(0.02, 0.98)), atol=1e-9, rtol=0)
 
 
 def test_templates_cycle_the_shots_and_warp_elbo_trains():
