@@ -94,6 +94,9 @@ def split_picks(samples: Tensor, picked: Sequence[int], n_picks: int | None = N_
 def picked_negative_elbo(model: Statistician, chosen: Tensor, noise: Tensor) -> Tensor:
     """L(θ) = (1/|P|) Σ_{x∈P} −ELBO_θ(x | c_θ(P)): the picked samples are both the shots and the
     targets. chosen [|P|, 1, 28, 28], noise [R, |P|, z_dim] (R draws of ε, averaged) → scalar."""
+    if chosen.dim() != 4 or noise.shape[1:] != (len(chosen), model.z_dim):
+        raise ValueError(f"chosen {tuple(chosen.shape)} must be [|P|, 1, 28, 28] and noise "
+                         f"{tuple(noise.shape)} [R, |P|, z_dim = {model.z_dim}]")
     draws = noise.shape[0]
     sets = chosen.unsqueeze(0).expand(draws, *chosen.shape)              # [R, |P|, 1, 28, 28]
     neg_elbo, _, _ = negative_elbo(model, sets, sets, noise.flatten(0, 1))

@@ -72,6 +72,8 @@ def test_picked_negative_elbo_is_the_mean_over_draws_of_the_elbo_with_p_as_shots
     by_draw = [negative_elbo(model, chosen[None], chosen[None], noise[r])[0] for r in range(3)]
     assert picked_negative_elbo(model, chosen, noise).item() == pytest.approx(
         sum(v.item() for v in by_draw) / 3, abs=1e-9)
+    with pytest.raises(ValueError, match=r"noise \(3, 4, 2\) \[R, \|P\|, z_dim = 3\]"):
+        picked_negative_elbo(model, chosen, noise[..., :2])
 
 
 @pytest.mark.parametrize(("optimizer", "lr"), [("adam", 1e-2), ("sgd", 1e-3)])
