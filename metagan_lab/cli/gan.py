@@ -158,7 +158,7 @@ def run_statistician(args: argparse.Namespace) -> int:
         k_shot=args.k_shot, n_target=args.n_target, meta_batch=args.meta_batch, z_dim=args.z_dim,
         c_channels=args.c_channels, width=args.width, hidden=args.hidden, lr=args.lr,
         beta=args.beta, include_shots=not args.exclude_shots, decoder=args.decoder,
-        seed=args.seed))
+        blur=args.blur, seed=args.seed))
     out = prepare_out(args.out, args.overwrite, _files("statistician"))
     data, split = _load(args)
     ran: dict = {}
@@ -323,6 +323,8 @@ def register(groups: dict) -> None:
     s.add_argument("--decoder", choices=("free", "warp"), default="free",
                    help="free: draw from (z, c); warp: move the shot's pixels by a smooth "
                         "displacement u(z, c)")
+    s.add_argument("--blur", type=float, default=0.0,
+                   help="warp: σ (px) of the Gaussian blur the likelihood sees images through")
     s.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads for PyTorch (default: PyTorch's choice)")
 

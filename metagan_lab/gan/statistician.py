@@ -9,6 +9,8 @@ evaluate beside the gradient-adapted ones).
 paper symbol                                  code name
 x_1 … x_K, the K shots of a class             shots [K, 1, 28, 28] (or [B, K, 1, 28, 28])
 f(x), the convolutional features of q         model.features(x) → [M, hidden]
+                                              (warp: f(x, x_k), the image beside its shot)
+G_σ * x, images seen through a Gaussian blur  model.observe(x) (warp with cfg.blur = σ > 0)
 h(x), a map per image                         model.context_map(x) → [M, cc, 14, 14]
 c = (1/K) Σ_k h(x_k)                          context(model, shots) → [B, cc, 14, 14]
 q(z | x, c) = N(μ_q, diag σ_q²)               model.posterior(feat, c) → (μ_q, log σ_q²)
@@ -37,6 +39,11 @@ Choices, documented once:
   al., AISTATS 2016, learn such distributions over diffeomorphisms for augmentation). The last
   layer starts at zero, so the untrained warp decoder copies its shot (recognisability 1,
   diversity 0) and training learns the variation. Sample i of n is drawn from shot i mod K.
+  The posterior of the warp decoder sees the image beside the shot it is drawn from, f(x, x_k):
+  u is where x's strokes lie relative to x_k's. Its likelihood may compare the images through a
+  Gaussian blur of σ = ``cfg.blur`` px, p(G_σ * x | z, c) with logits logit(G_σ * x̃): strokes a
+  few pixels apart then still pull u towards each other (as multi-scale image registration
+  does); the samples shown are the sharp x̃.
   Measured: with a free residual, logits = logit(x̃) + r(z, c), the Bernoulli likelihood
   preferred r's blur to the misaligned sharp strokes (|r| up to 20 logits after 1500 steps;
   samples were grey blobs, recognisability 0.29–0.36), so the warp decoder has no residual.
@@ -56,6 +63,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torchvision.transforms.functional import gaussian_blur
 
 from ..checks import non_negative_number, positive_int, positive_number
 from ..data.images import ClassImages
@@ -78,6 +86,7 @@ class StatisticianConfig:
     beta: float = 1.0        # β, weight of the KL term in the training loss (1: the −ELBO)
     include_shots: bool = True   # the K shots are targets too (the Neural Statistician's D)
     decoder: str = "free"        # "free": draw from (z, c); "warp": move a shot's pixels by u(z, c)
+    blur: float = 0.0            # σ (px) of the Gaussian the warp likelihood sees images through
     seed: int = 0
 
 
@@ -93,6 +102,10 @@ def check_statistician_config(cfg: StatisticianConfig) -> StatisticianConfig:
     positive_number("beta", cfg.beta, "1 trains on the −ELBO; > 1 makes z carry less")
     if cfg.decoder not in DECODERS:
         raise ValueError(f"decoder must be one of {DECODERS}, got {cfg.decoder!r}")
+    non_negative_number("blur", cfg.blur, "0 compares the sharp images")
+    if cfg.blur > 0 and cfg.decoder != "warp":
+        raise ValueError(f"blur={cfg.blur:g} needs decoder='warp' (the free decoder's "
+                         "likelihood is on the sharp images); set blur=0")
     return cfg
 
 
@@ -103,9 +116,10 @@ class Statistician(nn.Module):
     average pool and one linear layer."""
 
     def __init__(self, z_dim: int = 8, c_channels: int = 8, width: int = 32,
-                 hidden: int = 128, decoder: str = "free"):
+                 hidden: int = 128, decoder: str = "free", blur: float = 0.0):
         super().__init__()
         self.z_dim, self.c_channels, self.warps = z_dim, c_channels, decoder == "warp"
+        self.blur = blur
         w, cc = width, c_channels
         self.stem = nn.Sequential(nn.Conv2d(1, w, 4, 2, 1), nn.ELU())  # [M, w, 14, 14]
         self.head = nn.Sequential(
@@ -131,10 +145,25 @@ class Statistician(nn.Module):
                 nn.Conv2d(w + cc, w, 3, 1, 1), nn.ELU(), nn.Conv2d(w, 2, 3, 1, 1))  # [M, 2, 14, 14]
             nn.init.zeros_(self.displacement_head[-1].weight)             # start: u = 0, a
             nn.init.zeros_(self.displacement_head[-1].bias)               # copy of the shot
+            self.shot_stem = nn.Conv2d(1, w, 4, 2, 1, bias=False)         # x_k's half of f(x, x_k)
 
-    def features(self, x: Tensor) -> Tensor:
-        """f(x): images [M, 1, 28, 28] → [M, hidden], the input of q(z | x, c)."""
-        return self.head(self.stem(x))
+    def features(self, x: Tensor, template: Tensor | None = None) -> Tensor:
+        """f(x): images [M, 1, 28, 28] → [M, hidden], the input of q(z | x, c). The warp decoder's
+        f(x, x_k) also sees the shot each image is drawn from (a conv over the pair [x, x_k]);
+        the free decoder's ignores ``template``."""
+        if not self.warps:
+            return self.head(self.stem(x))
+        if template is None:
+            raise ValueError("the warp posterior needs the shot: features(x, template)")
+        conv, act = self.stem
+        return self.head(act(conv(x) + self.shot_stem(template)))      # [M, hidden]
+
+    def observe(self, x: Tensor) -> Tensor:
+        """G_σ * x: images [M, 1, H, W] as the warp likelihood sees them (σ = 0: x itself)."""
+        if self.blur <= 0:
+            return x
+        radius = max(1, round(3 * self.blur))
+        return gaussian_blur(x, [2 * radius + 1] * 2, [self.blur] * 2)
 
     def context_map(self, x: Tensor) -> Tensor:
         """h(x): images [M, 1, 28, 28] → [M, c_channels, 14, 14], averaged over shots into c."""
@@ -163,10 +192,12 @@ class Statistician(nn.Module):
     def decode(self, z: Tensor, c: Tensor, template: Tensor | None = None) -> Tensor:
         """p(x | z, c): z [M, z_dim], c [M, cc, 14, 14] → Bernoulli logits [M, 1, 28, 28]. The
         warp decoder also takes the shot each image is drawn from, template [M, 1, 28, 28]:
-        logits = logit(clamp(warp(template, u(z, c)), ε, 1 − ε))."""
+        logits = logit(clamp(G_σ * warp(template, u(z, c)), ε, 1 − ε)), the likelihood of
+        ``observe(x)``."""
         if not self.warps:
             return self.decoder(self._hidden(z, c))
-        return torch.logit(self.mean(z, c, template).clamp(EPS_TEMPLATE, 1 - EPS_TEMPLATE))
+        moved = self.observe(self.mean(z, c, template))                 # G_σ * x̃
+        return torch.logit(moved.clamp(EPS_TEMPLATE, 1 - EPS_TEMPLATE))
 
     def mean(self, z: Tensor, c: Tensor, template: Tensor | None = None) -> Tensor:
         """The image shown for z: the free decoder's Bernoulli means sigmoid(logits); the warp
@@ -224,16 +255,18 @@ def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) 
 def negative_elbo(model: Statistician, targets: Tensor, shots: Tensor, noise: Tensor
                   ) -> tuple[Tensor, Tensor, Tensor]:
     """−ELBO = −log p(x | z, c) + KL(q(z | x, c) ‖ p(z | c)), z = μ_q + σ_q ⊙ noise, mean over
-    all targets; c from each class's shots. targets [B, T, 1, 28, 28] in [0, 1], shots
-    [B, K, 1, 28, 28], noise [B·T, z_dim] → (−ELBO, reconstruction, KL)."""
+    all targets; c from each class's shots (warp: x as ``model.observe`` sees it, G_σ * x).
+    targets [B, T, 1, 28, 28] in [0, 1], shots [B, K, 1, 28, 28], noise [B·T, z_dim] →
+    (−ELBO, reconstruction, KL)."""
     b, t = targets.shape[:2]
     c = context(model, shots).repeat_interleave(t, dim=0)             # [B·T, cc, 14, 14]
     x = targets.flatten(0, 1)                                           # [B·T, 1, 28, 28]
-    mu_q, logvar_q = model.posterior(model.features(x), c)             # [B·T, z] each
-    mu_p, logvar_p = model.prior(c)
     template = templates(_as_classes(shots), t).flatten(0, 1)          # [B·T, 1, 28, 28]
+    mu_q, logvar_q = model.posterior(model.features(x, template), c)   # [B·T, z] each
+    mu_p, logvar_p = model.prior(c)
     logits = model.decode(reparameterize(mu_q, logvar_q, noise), c, template)
-    rec, kl = reconstruction_loss(x, logits), gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
+    rec = reconstruction_loss(model.observe(x), logits)
+    kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
     return rec + kl, rec, kl
 
 
@@ -243,7 +276,7 @@ def make_statistician(cfg: StatisticianConfig, device: str | torch.device = "cpu
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         return Statistician(cfg.z_dim, cfg.c_channels, cfg.width, cfg.hidden,
-                            cfg.decoder).to(device)
+                            cfg.decoder, cfg.blur).to(device)
 
 
 def sample_class_episode(images: ClassImages | Tensor, cfg: StatisticianConfig,

@@ -64,7 +64,7 @@ def stub_model():
     logits = z + c."""
     ident = lambda t: t.flatten(1)  # noqa: E731
     return SimpleNamespace(
-        features=ident, context_map=ident,
+        features=lambda t, template=None: ident(t), context_map=ident, observe=lambda t: t,
         posterior=lambda f, c: (f + c, torch.zeros_like(f)),
         prior=lambda c: (torch.zeros_like(c), torch.zeros_like(c)),
         decode=lambda z, c, template=None: (z + c).view(-1, 1, 1, 1))
@@ -260,7 +260,24 @@ def test_templates_cycle_the_shots_and_warp_elbo_trains():
     assert sum(hist["loss"][-5:]) < sum(hist["loss"][:5])
 
 
+def test_warp_likelihood_sees_blurred_images():
+    # reference: torchvision's gaussian_blur applied by hand to the moved shot and the target
+    from torchvision.transforms.functional import gaussian_blur
+
+    cfg = dataclasses.replace(TINY, decoder="warp", blur=1.0)
+    model = make_statistician(cfg).double()
+    g = torch.Generator().manual_seed(3)
+    shot, x = (torch.rand(1, 1, 28, 28, dtype=F64, generator=g) for _ in range(2))
+    z, c = torch.zeros(1, TINY.z_dim, dtype=F64), context(model, shot)
+    hand = torch.logit(gaussian_blur(shot, [7, 7], [1.0, 1.0]).clamp(0.02, 0.98))   # u = 0
+    torch.testing.assert_close(model.decode(z, c, shot), hand, atol=1e-9, rtol=0)
+    torch.testing.assert_close(model.observe(x), gaussian_blur(x, [7, 7], [1.0, 1.0]))
+    assert model.mean(z, c, shot).sub(shot).abs().max() < 1e-12    # the sample shown: sharp
+
+
 def test_warp_refusals():
+    with pytest.raises(ValueError, match="needs decoder='warp'"):
+        check_statistician_config(dataclasses.replace(TINY, blur=1.0))
     with pytest.raises(ValueError, match="decoder must be one of"):
         check_statistician_config(dataclasses.replace(TINY, decoder="flow"))
     model = make_statistician(dataclasses.replace(TINY, decoder="warp"))
