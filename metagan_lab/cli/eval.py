@@ -70,5 +70,5 @@ def register(groups: dict) -> None:
     e.add_argument("--is-classes", type=positive_int, default=None,
                    help="few-shot generators (statistician, fewshot-gan, meta-vae): also the "
                         "in-domain Inception Score, by a Conv-4 classifier trained here on this "
-                        "many training classes (300 steps, ~50 s on a CPU; e.g. 100)")
+                        "many training classes (300 steps, ~25 s on a CPU; e.g. 100)")
     e.set_defaults(run=run_eval)

@@ -2,16 +2,19 @@
 recognisability R and diversity δ by the shipped one-shot critic on N-way K-shot episodes of
 unseen classes, the held-out real images as reference, the Fréchet distance and the in-domain
 Inception Score when asked (``gan.recognisability.evaluate_generator_metrics``), and the JSON
-keys of their summary.
+keys of their summary (``metric_keys``: each a mean over episodes, with <key>_ci95 its 95 % CI).
 
-JSON keys (``metric_keys``), each the mean over episodes beside its 95 % CI as <key>_ci95:
-  recognisability_<method>, diversity_<method>   every generator of the checkpoint
-  inception_score_<method>                       only with --is-classes (trains a classifier)
-  fd_<method>                                    only where the kind asks for it (statistician)
-  real_recognisability, real_diversity           the held-out real images (and real_inception_
-                                                 score with --is-classes; no real FD)
-A kind with one generator (statistician) writes <metric> for <metric>_<method>. Protocol keys:
-ways, shots, episodes, samples, critic, seed (and is_classes, is_classifier_accuracy).
+Keys of ``metagan-lab eval CKPT --json``, by kind:
+  fewshot_gan, meta_vae  fd_<method> as before (K shots, k steps, --episodes unseen classes,
+                         n_fake = --samples or 100 per class), then on --episodes (10) N-way
+                         K-shot episodes (M = --samples or 19 per class): recognisability_<method>,
+                         diversity_<method>, real_recognisability, real_diversity
+  statistician           recognisability, diversity, fd (per class vs its held-out images),
+                         real_recognisability, real_diversity; 30 5-way 1-shot episodes, M = 19
+  any, with --is-classes C   inception_score[_<method>], real_inception_score, and is_classes,
+                         is_steps, is_classifier_accuracy (a Conv-4 classifier of C training
+                         classes is trained first: ~25 s on a CPU, so never by default)
+Protocol keys of all three: ways, shots, episodes, samples, seed, critic.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from .options import EvalOptions
 
 CRITIC = "protonet-20w1s"           # the one-shot critic of recognisability (Boutin et al. 2022)
 DEFAULT_WAYS, DEFAULT_SAMPLES = 5, 19
-IS_STEPS = 300                      # Adam steps of the IS classifier (~50 s on one CPU thread)
+IS_STEPS = 300                      # Adam steps of the IS classifier (~25 s on one CPU thread)
 DIGITS = 4                          # the JSON rounds every metric to this many decimals
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ class EvalOptions:
     inner_steps            adaptation steps (MAML family, few-shot GAN, restorer)
     samples                generated images (or points) compared with real ones (generators)
     is_classes             train an in-domain IS classifier on this many training classes and
-                           report the Inception Score (few-shot generators; ~50 s)
+                           report the Inception Score (few-shot generators; ~25 s)
     seed                   draws the test tasks / noise
     """
 
