@@ -178,6 +178,48 @@ def package_init(run: str, fingerprint: str) -> dict[str, dict]:
     return {run: entry}
 
 
+# run → (checkpoint in the run folder, shipped file, entry name): amortised one-shot generators,
+# re-evaluated on the shipped file by their kind's own ``metagan-lab eval`` (R, δ, FD).
+GENERATORS = {"statistician-warp": ("statistician.pt", "statistician.pt", "statistician"),
+              "statistician-warp-b05": ("statistician.pt", "statistician.pt", "statistician")}
+
+
+def package_generator(run: str, fingerprint: str) -> dict[str, dict]:
+    """A one-shot generator: float16 file, then recognisability / diversity / FD of that file on
+    30 5-way 1-shot episodes of Omniglot's test characters (``runs.kinds.statistician``)."""
+    from metagan_lab.runs import DataOptions, EvalOptions
+    from metagan_lab.runs.kinds import statistician as kind
+
+    record = _record(run)
+    source, file, name = GENERATORS[run]
+    checkpoint = safe_load(RUNS / run / source)
+    shipped = save_for_shipping(checkpoint, HERE / file)
+    start = time.perf_counter()
+    measured = kind.evaluate(load_checkpoint(shipped), EvalOptions(), DataOptions("omniglot"),
+                             torch.device("cpu"))
+    keys = ("recognisability", "diversity", "fd", "real_recognisability", "real_diversity")
+    result = {k: measured[k] for k in keys} | {f"{k}_ci95": measured[f"{k}_ci95"] for k in keys}
+    cfg, trained = checkpoint["config"], record["result"]
+    entry = {"kind": "statistician", "algorithm": "statistician", "title":
+             f"one-shot generator: Neural-Statistician-style VAE, {cfg['decoder']} decoder",
+             "task": "Omniglot one-shot generation (5-way recognisability, diversity)",
+             "file": file, "bytes": shipped.stat().st_size, "sha256": file_sha256(shipped),
+             "storage": "float16 (loaded as float32)", "command": record["command"],
+             "data": {"dataset": "omniglot", "fingerprint": fingerprint},
+             "seed": cfg["seed"], "iterations": trained["iterations"],
+             "train_seconds": trained["seconds"], "wall_seconds": record["wall_seconds"],
+             "device": f"cpu ({record['cpu']}, 1 thread; 2-core machine shared with other jobs)",
+             "trained": record["started"], "torch": torch.__version__, "result": result,
+             "eval": {k: measured[k] for k in ("ways", "shots", "episodes", "samples", "seed",
+                                                "critic")},
+             "eval_seconds": round(time.perf_counter() - start, 1), "from_run": run}
+    entry["summary"] = (f"recognisability {result['recognisability']:.3f} (real "
+                        f"{result['real_recognisability']:.3f}, chance 0.2), diversity "
+                        f"{result['diversity']:.3f} (real {result['real_diversity']:.3f})")
+    print(f"{name}: {entry['summary']}", flush=True)
+    return {name: entry}
+
+
 def _summary(result: dict) -> str:
     """One short line for `metagan-lab pretrained`."""
     if any(k.startswith("psnr_10") for k in result):
@@ -193,7 +235,8 @@ def _summary(result: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", choices=sorted(CLASSIFIERS) + sorted(INITS))
+    parser.add_argument("runs", nargs="+",
+                        choices=sorted(CLASSIFIERS) + sorted(INITS) + sorted(GENERATORS))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -203,6 +246,8 @@ def main() -> int:
     for run in args.runs:
         if run in INITS:
             entries.update(package_init(run, data_fingerprint(data)))
+        elif run in GENERATORS:
+            entries.update(package_generator(run, data_fingerprint(data)))
         else:
             entries.update(package(run, test, data_fingerprint(data), args.threads))
         atomic_write_json(entries, MANIFEST)          # after each run: nothing lost on failure

@@ -57,11 +57,15 @@ RUNS: dict[str, list[str]] = {
     # The few-shot GAN (Reptile θ_G, θ_D, the pooled DCGAN) and the restorer inits (notebook 08).
     "fewshot-gan": ["fewshot-gan", "--iterations", "200", "--pretrain-steps", "600",
                     "--classifier-steps", "150", "--eval-classes", "10"],
-    # The one-shot generators (notebook 07): the warp decoder moves the shot's pixels; targets are
-    # the other writers' images of the class (--exclude-shots).
-    "statistician-warp": ["statistician", "--decoder", "warp", "--exclude-shots",
-                          "--max-seconds", "1500", "--iterations", "100000", "--threads", "1",
+    # The one-shot generator (notebook 07): the warp decoder moves the shot's pixels; targets are
+    # the other writers' images of the class (--exclude-shots); the likelihood sees the images
+    # through a Gaussian blur (σ = 1 px; β = 0.5 and σ = 1.5 px as a second candidate).
+    "statistician-warp": ["statistician", "--decoder", "warp", "--exclude-shots", "--blur", "1",
+                          "--max-seconds", "900", "--iterations", "100000", "--threads", "1",
                           "--val-every", "250"],
+    "statistician-warp-b05": ["statistician", "--decoder", "warp", "--exclude-shots", "--blur",
+                              "1.5", "--beta", "0.5", "--max-seconds", "900", "--iterations",
+                              "100000", "--threads", "1", "--val-every", "250"],
     "restorer-fomaml": ["restore", "--method", "fomaml", "--images", "natural",
                         "--iterations", "300", "--inner-lr", "0.05", "--inner-steps", "3",
                         "--meta-batch", "4", "--k-shot", "5", "--queries", "5",

@@ -145,3 +145,22 @@ def test_cli_eval_of_a_shipped_model(omniglot_test, capsys):
                  "--device", "cpu", "--dataset", "omniglot"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_way"] == 20 and out["episodes"] == 4        # the manifest's ways by default
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", names("statistician"))
+def test_every_shipped_generator_reaches_its_manifest_recognisability(name, omniglot_test):
+    # reference: the manifest's R and δ, measured on the shipped file by package_pretrained.py
+    # (30 episodes, seed 0); here 8 new episodes (seed 777), so the CI widens
+    from metagan_lab.runs import DataOptions, EvalOptions
+    from metagan_lab.runs.kinds import statistician as kind
+
+    torch.set_num_threads(1)
+    e = entry(name)
+    got = kind.evaluate(load_checkpoint(name), EvalOptions(episodes=8, seed=777),
+                        DataOptions("omniglot"), torch.device("cpu"))
+    for key in ("recognisability", "diversity"):
+        want, ci = e["result"][key], e["result"][f"{key}_ci95"]
+        assert abs(got[key] - want) <= got[f"{key}_ci95"] + ci, (
+            f"{name}: {key} {got[key]:.4f} ± {got[f'{key}_ci95']:.4f} on 8 new episodes, "
+            f"manifest {want:.4f} ± {ci:.4f}")
