@@ -383,6 +383,29 @@ def statistician_adapter(model: Statistician, temperature: float = 1.0) -> Adapt
     return adapt_and_generate
 
 
+def random_displacement(n: int, scale: float, size: int = 28, seed: int = 0) -> Tensor:
+    """u = upsample(s·ε), ε ~ N(0, I) on a 7×7 grid, bilinear ×(size/7): a smooth random field
+    of the warp decoder's family, not learned. → [n, 2, size, size] in grid units."""
+    g = torch.Generator().manual_seed(seed)
+    eps = torch.randn(n, 2, 7, 7, generator=g)                                  # [n, 2, 7, 7]
+    return nn.functional.interpolate(scale * eps, size=(size, size), mode="bilinear",
+                                     align_corners=False)
+
+
+def random_warp_adapter(scale: float) -> Adapter:
+    """The control of the warp decoder: each sample is shot i mod K moved by a random smooth
+    field u = ``random_displacement`` of std ``scale`` (grid units; 2/28 = one pixel), so the
+    family of deformations is the model's but nothing about writers is learned."""
+    non_negative_number("scale", scale, "2/28 moves about one pixel")
+
+    def adapt_and_generate(shots: Tensor, n: int, seed: int) -> Tensor:
+        template = templates(_as_classes(shots), n)[0]                       # [n, 1, 28, 28]
+        u = random_displacement(n, scale, shots.shape[-1], seed).to(shots)
+        return warp(template, u)
+
+    return adapt_and_generate
+
+
 def copy_shot_adapter() -> Adapter:
     """The reference "copy the shot" generator: n copies of the K shots (cycled). Recognisability
     ~1, diversity 0 (K = 1): the corner of the diversity–recognisability plane."""
@@ -397,4 +420,5 @@ def copy_shot_adapter() -> Adapter:
 __all__ = ["DECODERS", "Statistician", "StatisticianConfig", "check_statistician_config",
            "context",
            "copy_shot_adapter", "gaussian_kl", "generate", "make_statistician", "negative_elbo",
-           "statistician_adapter", "templates", "train_statistician", "warp"]
+           "random_displacement", "random_warp_adapter", "statistician_adapter", "templates",
+           "train_statistician", "warp"]

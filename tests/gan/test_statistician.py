@@ -24,6 +24,8 @@ from metagan_lab.gan.statistician import (
     generate,
     make_statistician,
     negative_elbo,
+    random_displacement,
+    random_warp_adapter,
     sample_class_episode,
     statistician_adapter,
     templates,
@@ -286,3 +288,17 @@ def test_warp_refusals():
         model.decode(z, c)
     with pytest.raises(ValueError, match="draws one class"):
         generate(model, torch.rand(2, 1, 1, 28, 28), 3)
+
+
+def test_random_warp_control_moves_by_the_asked_scale():
+    u = random_displacement(400, 0.1, seed=0)                          # [400, 2, 28, 28]
+    # each pixel is a convex combination of ≤ 4 iid N(0, 0.1²) grid values (bilinear weights),
+    # so its variance lies in [0.1²/4, 0.1²]: std in [0.05, 0.1]
+    assert 0.05 < u.std().item() < 0.1
+    torch.testing.assert_close(random_displacement(5, 0.2, seed=3), 2 * random_displacement(
+        5, 0.1, seed=3))                                               # linear in the scale
+    shot = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(4))
+    out = random_warp_adapter(0.0)(shot, 3, seed=1)                    # no move: the shots
+    torch.testing.assert_close(out, shot[[0, 1, 0]], atol=1e-5, rtol=0)   # float32 grid
+    moved = random_warp_adapter(0.1)(shot, 3, seed=1)
+    torch.testing.assert_close(moved[0], warp(shot[:1], random_displacement(3, 0.1, 28, 1)[:1])[0])
