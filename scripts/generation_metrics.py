@@ -10,9 +10,11 @@ Generators (rows), every one given the same K shots of the same unseen classes:
   fine-tuned), each adapted with the checkpoint's own steps and per-method α (``--no-gan``: none);
 - "copy the shot": the K shots themselves, repeated (recognisability ~1, diversity 0 at K = 1:
   the corner of the diversity–recognisability plane);
-- ``--statistician CKPT``: the amortised one-shot generator of ``gan.statistician`` (no gradient
-  step: the context of the shots, z ~ p(z | c); ``--temperatures``: z = μ_p + τ σ_p ε, a row
-  per τ);
+- ``--statistician CKPT [CKPT …]``: amortised one-shot generators of ``gan.statistician`` (no
+  gradient step: the context of the shots, z ~ p(z | c); ``--temperatures``: z = μ_p + τ σ_p ε,
+  a row per τ), each labelled by its decoder (free / warp);
+- ``--random-warp``: the control of the warp decoder, the shot moved by a random smooth field
+  of the std the (first) warp statistician's own u has at τ = 1 (``displacement_scale``);
 - ``--vae CKPT`` (kind 'vae', one VAE on the pooled training images): sampled as it is, and
   fine-tuned on the shots (``VAE_STEPS`` Adam steps of α = ``VAE_LR``);
 - ``--meta-vae CKPT`` (kind 'meta_vae'): its Reptile init adapted, a fresh VAE and its pooled VAE
@@ -46,7 +48,12 @@ from metagan_lab.gan.recognisability import (
     summarise_metrics,
     train_is_classifier,
 )
-from metagan_lab.gan.statistician import copy_shot_adapter, statistician_adapter
+from metagan_lab.gan.statistician import (
+    copy_shot_adapter,
+    displacement_scale,
+    random_warp_adapter,
+    statistician_adapter,
+)
 from metagan_lab.meta.functional import InnerLoop
 from metagan_lab.models import params_of
 from metagan_lab.pretrained import load_checkpoint
@@ -113,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--is-classes", type=int, default=100, help="classes of the IS classifier")
     p.add_argument("--is-steps", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--statistician", default=None, help="a 'statistician' checkpoint")
+    p.add_argument("--statistician", nargs="+", default=[],
+                   help="'statistician' checkpoints (or pretrained:statistician)")
+    p.add_argument("--random-warp", action="store_true",
+                   help="add the unlearned control of the first warp statistician")
     p.add_argument("--temperatures", type=float, nargs="+", default=[1.0],
                    help="τ of the statistician's z = μ_p + τ σ_p ε, one row each (1: p(z | c))")
     p.add_argument("--vae", default=None, help="a 'vae' checkpoint (pooled training images)")
@@ -128,11 +138,21 @@ def main(argv: list[str] | None = None) -> int:
     generators: dict[str, Adapter] = {COPY: copy_shot_adapter()}
     protocol: dict = {"checkpoints": {k: getattr(args, k) for k in ("statistician", "vae",
                                                                      "meta_vae")}}
-    if args.statistician:
-        model = build_model(args.statistician)
+    warps = []
+    for path in args.statistician:
+        model = load_pretrained(path) if path.startswith("pretrained:") else build_model(path)
+        label = "warp" if model.warps else "free"
+        warps += [model] if model.warps else []
         for tau in args.temperatures:
-            name = "statistician" + ("" if tau == 1 else f" τ={tau:g}")
+            name = f"statistician ({label})" + ("" if tau == 1 else f" τ={tau:g}")
             generators[name] = statistician_adapter(model, tau)
+    if args.random_warp:
+        if not warps:
+            p.error("--random-warp needs a warp statistician among --statistician")
+        shots = split.test.images[:100, 0].unsqueeze(1).float() / 255.0     # [100, 1, 28, 28]
+        scale = displacement_scale(warps[0], shots)
+        generators[f"random warp (std {scale:.3f})"] = random_warp_adapter(scale)
+        protocol["random_warp_std"] = round(scale, 4)
     if not args.no_gan:
         rows, protocol["fewshot_gan"] = gan_rows()
         generators |= rows

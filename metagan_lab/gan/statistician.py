@@ -383,6 +383,22 @@ def statistician_adapter(model: Statistician, temperature: float = 1.0) -> Adapt
     return adapt_and_generate
 
 
+def displacement_scale(model: Statistician, shots: Tensor, n: int = 8, seed: int = 0,
+                       temperature: float = 1.0) -> float:
+    """std of the warp decoder's u(z, c) over z = μ_p + τ σ_p ε (n per shot) and pixels, for
+    shots [C, 1, 28, 28] of C classes (one shot each): the scale ``random_warp_adapter`` needs
+    to move the shots as much as the model does."""
+    if not model.warps:
+        raise ValueError("displacement_scale needs a warp decoder (cfg.decoder='warp')")
+    ref = next(model.parameters())
+    with torch.no_grad():
+        c = context(model, shots.to(ref).unsqueeze(1)).repeat_interleave(n, dim=0)  # [C·n,…]
+        mu_p, logvar_p = model.prior(c)
+        eps = torch.randn(mu_p.shape, generator=torch.Generator().manual_seed(seed)).to(ref)
+        u = model.displacement(reparameterize(mu_p, logvar_p, temperature * eps), c)
+    return u.std().item()
+
+
 def random_displacement(n: int, scale: float, size: int = 28, seed: int = 0) -> Tensor:
     """u = upsample(s·ε), ε ~ N(0, I) on a 7×7 grid, bilinear ×(size/7): a smooth random field
     of the warp decoder's family, not learned. → [n, 2, size, size] in grid units."""
@@ -418,7 +434,6 @@ def copy_shot_adapter() -> Adapter:
 
 
 __all__ = ["DECODERS", "Statistician", "StatisticianConfig", "check_statistician_config",
-           "context",
-           "copy_shot_adapter", "gaussian_kl", "generate", "make_statistician", "negative_elbo",
-           "random_displacement", "random_warp_adapter", "statistician_adapter", "templates",
-           "train_statistician", "warp"]
+           "context", "copy_shot_adapter", "displacement_scale", "gaussian_kl", "generate",
+           "make_statistician", "negative_elbo", "random_displacement", "random_warp_adapter",
+           "statistician_adapter", "templates", "train_statistician", "warp"]

@@ -20,6 +20,7 @@ from metagan_lab.gan.statistician import (
     check_statistician_config,
     context,
     copy_shot_adapter,
+    displacement_scale,
     gaussian_kl,
     generate,
     make_statistician,
@@ -302,3 +303,16 @@ def test_random_warp_control_moves_by_the_asked_scale():
     torch.testing.assert_close(out, shot[[0, 1, 0]], atol=1e-5, rtol=0)   # float32 grid
     moved = random_warp_adapter(0.1)(shot, 3, seed=1)
     torch.testing.assert_close(moved[0], warp(shot[:1], random_displacement(3, 0.1, 28, 1)[:1])[0])
+
+
+def test_displacement_scale_is_the_std_of_u_and_zero_untrained():
+    model = make_statistician(dataclasses.replace(TINY, decoder="warp"))
+    shots = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    assert displacement_scale(model, shots) == 0.0                     # last layer at zero
+    with torch.no_grad():
+        model.displacement_head[-1].bias.copy_(torch.tensor([0.3, -0.3]))
+    # u = upsample(avg_pool(b)) = b everywhere: std over both channels of ±0.3 = 0.3 (n − 1)
+    m = 2 * 28 * 28 * 3 * 8
+    assert displacement_scale(model, shots) == pytest.approx(0.3 * (m / (m - 1)) ** 0.5, rel=1e-4)
+    with pytest.raises(ValueError, match="needs a warp decoder"):
+        displacement_scale(make_statistician(TINY), shots)
