@@ -13,8 +13,8 @@ Generators (rows), every one given the same K shots of the same unseen classes:
 - ``--statistician CKPT [CKPT …]``: amortised one-shot generators of ``gan.statistician`` (no
   gradient step: the context of the shots, z ~ p(z | c); ``--temperatures``: z = μ_p + τ σ_p ε,
   a row per τ), each labelled by its decoder (free / warp);
-- ``--random-warp``: the control of the warp decoder, the shot moved by a random smooth field
-  of the std the (first) warp statistician's own u has at τ = 1 (``displacement_scale``);
+- ``--random-warp F [F …]``: the control of the warp decoder, the shot moved by a random smooth
+  field of F × the std the (first) warp statistician's own u has at τ = 1 (``displacement_scale``);
 - ``--vae CKPT`` (kind 'vae', one VAE on the pooled training images): sampled as it is, and
   fine-tuned on the shots (``VAE_STEPS`` Adam steps of α = ``VAE_LR``);
 - ``--meta-vae CKPT`` (kind 'meta_vae'): its Reptile init adapted, a fresh VAE and its pooled VAE
@@ -122,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--statistician", nargs="+", default=[],
                    help="'statistician' checkpoints (or pretrained:statistician)")
-    p.add_argument("--random-warp", action="store_true",
-                   help="add the unlearned control of the first warp statistician")
+    p.add_argument("--random-warp", type=float, nargs="+", default=[],
+                   help="the unlearned control of the first warp statistician, one row per "
+                        "factor f: random fields of f × the model's own displacement std")
     p.add_argument("--temperatures", type=float, nargs="+", default=[1.0],
                    help="τ of the statistician's z = μ_p + τ σ_p ε, one row each (1: p(z | c))")
     p.add_argument("--vae", default=None, help="a 'vae' checkpoint (pooled training images)")
@@ -151,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             p.error("--random-warp needs a warp statistician among --statistician")
         shots = split.test.images[:100, 0].unsqueeze(1).float() / 255.0     # [100, 1, 28, 28]
         scale = displacement_scale(warps[0], shots)
-        generators[f"random warp (std {scale:.3f})"] = random_warp_adapter(scale)
-        protocol["random_warp_std"] = round(scale, 4)
+        for f in args.random_warp:
+            generators[f"random warp ×{f:g}"] = random_warp_adapter(f * scale)
+        protocol["random_warp_std"] = {"model_u_std": round(scale, 4), "factors":
+                                       args.random_warp}
     if not args.no_gan:
         rows, protocol["fewshot_gan"] = gan_rows()
         generators |= rows
