@@ -28,19 +28,18 @@ their table                                      format_personalised(result)
 
 Read the margin against the route "the shot (before)": the mean of the 12 unpicked samples lies
 nearer any sample than the mean of 4 picked ones, so before any adaptation the margin is < 0.
-Measured on 20 unseen Omniglot classes (a 600 s statistician, critic protonet-20w1s, 16 samples,
-the 4 boldest picked, Adam α = 1e-3), margin mean ± 95 % CI: before −0.095 ± 0.057, 0 steps
-+0.258 ± 0.106, 10 steps +0.319 ± 0.088 (pixels: −0.491, −0.006, +0.799); 4 random picks:
-−0.097, −0.015, +0.079 ± 0.072. 10 steps lower L(P) by 13.8 ± 1.9 nats.
+Measured on 20 unseen Omniglot classes (a 600 s free-decoder statistician, critic
+protonet-20w1s, 16 samples, the 4 boldest picked, Adam α = 1e-3), margin mean ± 95 % CI: before
+−0.095 ± 0.057, 0 steps +0.258 ± 0.106, 10 steps +0.319 ± 0.088 (pixels: −0.491, −0.006,
++0.799); 4 random picks: −0.097, −0.015, +0.079 ± 0.072. 10 steps lower L(P) by 13.8 ± 1.9 nats.
 
 With the warp decoder (``decoder="warp"``, which draws an image by moving a shot) the shots of L
 are P rolled by one (``picked_negative_elbo``). With P itself as the shots, pick i would be drawn
 by moving pick i, and k steps teach the copy: on the same 20 classes (the warp run at 1500
 iterations, 4 boldest picked, 10 steps, α = 1e-3) the new samples' pixel distance to the nearest
 pick fell from 6.07 ± 0.36 (0 steps) to 1.62, against 5.58 with the roll; critic margin: before
-−0.252 ± 0.057, 0 steps
-+0.099 ± 0.055, 10 steps +0.219 ± 0.067 with the roll (+0.379 ± 0.084 without, by copying).
-α = 3e-3 raised L(P) of that model (+8.7 ± 4.2 nats): keep α ≤ 1e-3 there.
+−0.252 ± 0.057, 0 steps +0.099 ± 0.055, 10 steps +0.219 ± 0.067 with the roll (+0.379 ± 0.084
+without, by copying). α = 3e-3 raised L(P) of that model (+8.7 ± 4.2 nats): keep α ≤ 1e-3 there.
 
 Explained in ``notebooks/07_few_shot_generation.ipynb``, last section; the widget is
 ``widgets.personalise.PersonaliseView``.
