@@ -7,7 +7,8 @@ reverse").
 
 Every checkpoint is tested on the unseen test classes of both datasets, in-domain and across,
 with the same protocol as ``scripts/generation_metrics.py``: N-way 1-shot episodes, the shipped
-ProtoNet ``protonet-20w1s`` as critic (recognisability) and feature space (diversity, FD), the
+ProtoNet ``protonet-20w1s`` as critic (recognisability, diversity) and, as there, through
+``FeatureNet(critic, 64)`` the feature space of FD; the
 held-out real images and "copy the shot" as reference rows. Adaptation to the new domain is the
 statistician's own: the context of the one shot (no gradient step). Writes crossdomain.json and
 crossdomain.md under ``--out-dir``.
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from metagan_lab.gan.metrics import FeatureNet
 from metagan_lab.gan.recognisability import (
     REAL,
     evaluate_generator_metrics,
@@ -65,8 +67,8 @@ def main() -> int:
             for tau in args.temperatures:
                 generators[f"trained on {trained}, τ={tau:g}"] = statistician_adapter(model, tau)
         per_episode = evaluate_generator_metrics(
-            generators, split.test, critic, None, critic, args.ways, 1, args.episodes,
-            args.samples, args.seed)
+            generators, split.test, critic, None, FeatureNet(critic, 64), args.ways, 1,
+            args.episodes, args.samples, args.seed)
         summary = summarise_metrics(per_episode)
         tables[target] = format_metrics(summary)
         rows[target] = {name: {k: round(v, 4) for k, v in row.items()}
