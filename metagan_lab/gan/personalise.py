@@ -35,11 +35,12 @@ protonet-20w1s, 16 samples, the 4 boldest picked, Adam α = 1e-3), margin mean �
 
 With the warp decoder (``decoder="warp"``, which draws an image by moving a shot) the shots of L
 are P rolled by one (``picked_negative_elbo``). With P itself as the shots, pick i would be drawn
-by moving pick i, and k steps teach the copy: on the same 20 classes (the warp run at 1500
-iterations, 4 boldest picked, 10 steps, α = 1e-3) the new samples' pixel distance to the nearest
-pick fell from 6.07 ± 0.36 (0 steps) to 1.62, against 5.58 with the roll; critic margin: before
-−0.252 ± 0.057, 0 steps +0.099 ± 0.055, 10 steps +0.219 ± 0.067 with the roll (+0.379 ± 0.084
-without, by copying). α = 3e-3 raised L(P) of that model (+8.7 ± 4.2 nats): keep α ≤ 1e-3 there.
+by moving pick i, and k steps teach the copy. The shipped statistician (warp, 7821 iterations),
+same 20 classes, 4 boldest picked, 10 steps, α = 1e-3: critic margin before −0.183 ± 0.065,
+0 steps +0.103 ± 0.047, 10 steps +0.202 ± 0.048 (L(P) −5.7 ± 1.1 nats); 4 random picks −0.067,
+−0.026, +0.001 ± 0.033. The new samples' pixel distance to the nearest pick: 6.03 ± 0.32 at
+0 steps, 5.66 after 10 steps with the roll, 1.67 without it (margin +0.429 ± 0.052, by copying).
+α = 3e-3 raised L(P) (+7.7 ± 7.5 nats): keep α ≤ 1e-3.
 
 Explained in ``notebooks/07_few_shot_generation.ipynb``, last section; the widget is
 ``widgets.personalise.PersonaliseView``.
