@@ -79,4 +79,4 @@ def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
                                                            options.seed + c).cpu()
     return rows_png(rows, title="one shot of an unseen class, then samples (no gradient step)"), {
         "shows": f"{len(classes)} unseen classes: the one shot, then {n} samples "
-                 "sigmoid(decode(z, c)), z ~ p(z | c)"}
+                 "Statistician.mean(z, c), z ~ p(z | c) (warp: the shot moved by u(z, c))"}
