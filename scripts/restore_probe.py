@@ -1,12 +1,13 @@
 """Probe one pooled restorer: train it, then PSNR after 1/5/10 test-time steps per optimiser,
 step size and adaptation mode, on 3 test tasks of each unseen setting (cheap; no meta-training).
 
-    python scripts/restore_probe.py KINDS ITERATIONS LR TAG HIDDEN DEPTH [NOISE_MAX]
+    python scripts/restore_probe.py KINDS ITERATIONS LR TAG HIDDEN DEPTH [NOISE_MAX] [BIAS]
 
 KINDS a comma list (noise,blur,...); the pooled net gets ITERATIONS Adam steps at LR
 (``restore.baselines.pretrain_on_all``, un-normalised loss); NOISE_MAX widens the noise
 training range to [0.02, NOISE_MAX] (e.g. 0.3 so that the test σ = 0.25 is seen). The weights
-are saved to /tmp/theta_TAG.pt. One thread.
+are saved to /tmp/theta_TAG.pt (NOISE_MAX "-": the default range). BIAS 0 builds a bias-free
+restorer (``Restorer(bias=False)``). One thread.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ CONFIGS = [("sgd", 0.05, "all"), ("sgd", 0.5, "all"), ("adam", 1e-4, "all"),
 
 
 def main(kinds: str, iterations: int, lr: float, tag: str, hidden: int, depth: int,
-         noise_max: float | None = None) -> None:
+         noise_max: float | None = None, bias: bool = True) -> None:
     torch.set_num_threads(1)
-    model = build_restorer(ExperimentConfig(hidden=hidden, depth=depth), 0)
+    model = build_restorer(ExperimentConfig(hidden=hidden, depth=depth, bias=bias), 0)
     theta = params_of(model)
     ranges = dict(TRAIN_RANGES, **({"noise": (0.02, noise_max)} if noise_max else {}))
     family = TaskFamily(kinds=tuple(kinds.split(",")), ranges=ranges)
@@ -63,4 +64,4 @@ def main(kinds: str, iterations: int, lr: float, tag: str, hidden: int, depth: i
 if __name__ == "__main__":
     a = sys.argv[1:]
     main(a[0], int(a[1]), float(a[2]), a[3], int(a[4]), int(a[5]),
-         float(a[6]) if len(a) > 6 else None)
+         float(a[6]) if len(a) > 6 and a[6] != "-" else None, len(a) <= 7 or a[7] != "0")

@@ -39,6 +39,7 @@ class ExperimentConfig:
     warm_start: bool = False                # meta-train from θ_pre (MZSR's meta-transfer)
     hidden: int = 32                        # restorer width
     depth: int = 4                          # restorer convolutions
+    bias: bool = True                       # False: bias-free convolutions (``Restorer``)
     eval_tasks: int = 10                    # test tasks per unseen setting
     steps: tuple[int, ...] = STEPS          # adaptation steps reported
     self_supervised_rows: bool = True       # also report MZSR-style (no clean pairs) adaptation
@@ -46,7 +47,7 @@ class ExperimentConfig:
 
 
 def build_restorer(cfg: ExperimentConfig, seed: int) -> Restorer:
-    return seeded(lambda: Restorer(hidden=cfg.hidden, depth=cfg.depth), seed)
+    return seeded(lambda: Restorer(hidden=cfg.hidden, depth=cfg.depth, bias=cfg.bias), seed)
 
 
 def run_experiment(cfg: ExperimentConfig, device: str | torch.device = "auto",

@@ -162,3 +162,18 @@ def test_bad_names_in_families_and_kind_lists():
 def test_downsample_factor_must_divide_the_size():
     with pytest.raises(ValueError, match=r"factor=3 must divide the image size \(8, 8\)"):
         downsample(torch.rand(1, 1, 8, 8), 3)
+
+
+def test_bias_free_restorer_is_positively_homogeneous():
+    # Mohan et al. (ICLR 2020): without biases, ReLU convolutions give g(a·y) = a·g(y), a > 0;
+    # reference: the same net evaluated at y and at a·y (float64), and the biased net fails it
+    from metagan_lab.restore.models import Restorer
+
+    torch.manual_seed(0)
+    y = torch.rand(2, 1, 8, 8, dtype=torch.float64)
+    free = Restorer(hidden=4, depth=3, identity_init=False, bias=False).double()
+    assert not any(name.endswith("bias") for name, _ in free.named_parameters())
+    torch.testing.assert_close(free(2.5 * y), 2.5 * free(y), atol=1e-12, rtol=0)
+    biased = Restorer(hidden=4, depth=3, identity_init=False).double()
+    assert (biased(2.5 * y) - 2.5 * biased(y)).abs().max() > 1e-3
+    assert torch.equal(Restorer(bias=False)(y.float()), y.float())    # identity at the start
