@@ -1,13 +1,14 @@
 """Probe one pooled restorer: train it, then PSNR after 1/5/10 test-time steps per optimiser,
 step size and adaptation mode, on 3 test tasks of each unseen setting (cheap; no meta-training).
 
-    python scripts/restore_probe.py KINDS ITERATIONS LR TAG HIDDEN DEPTH [NOISE_MAX] [BIAS]
+    python scripts/restore_probe.py KINDS ITERATIONS LR TAG HIDDEN DEPTH [NOISE_MAX] [BIAS] [NORM]
 
 KINDS a comma list (noise,blur,...); the pooled net gets ITERATIONS Adam steps at LR
-(``restore.baselines.pretrain_on_all``, un-normalised loss); NOISE_MAX widens the noise
+(``restore.baselines.pretrain_on_all``, un-normalised loss unless NORM); NOISE_MAX widens the noise
 training range to [0.02, NOISE_MAX] (e.g. 0.3 so that the test σ = 0.25 is seen). The weights
 are saved to /tmp/theta_TAG.pt (NOISE_MAX "-": the default range). BIAS 0 builds a bias-free
-restorer (``Restorer(bias=False)``). One thread.
+restorer (``Restorer(bias=False)``); NORM 1 divides each task's loss by its degraded input's MSE
+(``RestoreMetaConfig(normalize=True)``). One thread.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ CONFIGS = [("sgd", 0.05, "all"), ("sgd", 0.5, "all"), ("adam", 1e-4, "all"),
 
 
 def main(kinds: str, iterations: int, lr: float, tag: str, hidden: int, depth: int,
-         noise_max: float | None = None, bias: bool = True) -> None:
+         noise_max: float | None = None, bias: bool = True, normalize: bool = False) -> None:
     torch.set_num_threads(1)
     model = build_restorer(ExperimentConfig(hidden=hidden, depth=depth, bias=bias), 0)
     theta = params_of(model)
@@ -41,7 +42,8 @@ def main(kinds: str, iterations: int, lr: float, tag: str, hidden: int, depth: i
     family = TaskFamily(kinds=tuple(kinds.split(",")), ranges=ranges)
     start = time.perf_counter()
     history = pretrain_on_all(model, theta, restoration_images("natural", "train"), family,
-                              RestoreMetaConfig(), iterations, lr=lr, progress=False)
+                              RestoreMetaConfig(normalize=normalize), iterations, lr=lr,
+                              progress=False)
     print(f"pretrain {iterations} steps {time.perf_counter() - start:.0f} s; loss first "
           f"{history[0]:.5f}, mean of last 20 {mean(history[-20:]):.5f}", flush=True)
     torch.save({n: p.detach() for n, p in theta.items()}, f"/tmp/theta_{tag}.pt")
@@ -64,4 +66,5 @@ def main(kinds: str, iterations: int, lr: float, tag: str, hidden: int, depth: i
 if __name__ == "__main__":
     a = sys.argv[1:]
     main(a[0], int(a[1]), float(a[2]), a[3], int(a[4]), int(a[5]),
-         float(a[6]) if len(a) > 6 and a[6] != "-" else None, len(a) <= 7 or a[7] != "0")
+         float(a[6]) if len(a) > 6 and a[6] != "-" else None, len(a) <= 7 or a[7] != "0",
+         len(a) > 8 and a[8] == "1")
