@@ -126,23 +126,30 @@ def generators(ckpt: dict, steps: int, device: str | torch.device = "cpu") -> di
                           adapted, ckpt["config"].get("gp_lambda", 10.0))
 
 
-def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
-             progress: bool = False) -> dict:
-    """Each method after K shots and k adaptation steps: the Fréchet distance per unseen class
-    (fd_<method>, ``gan.fewshot.fd_per_class``, mean ± 95 % CI over the classes), then
-    recognisability and diversity on as many N-way K-shot episodes (``runs.generation``; IS with
-    --is-classes)."""
+def adapted_metrics(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
+                    generators_of) -> dict:
+    """The eval keys of a checkpoint of adapted generators (few-shot GAN, meta-VAE):
+    ``generators_of(ckpt, steps, device)`` gives method → adapter; each after K shots and k steps
+    gets the Fréchet distance per unseen class (fd_<method>, ``gan.fewshot.fd_per_class``, mean ±
+    95 % CI over the classes), then recognisability and diversity on as many N-way K-shot
+    episodes (``runs.generation``; IS with --is-classes)."""
     from ...gan.fewshot import fd_per_class
 
     split, k, steps, classes, feature, name = fd_protocol(ckpt, options, data, device)
-    methods, n_fake = generators(ckpt, steps, device), options.samples or DEFAULT_FAKE
+    methods, n_fake = generators_of(ckpt, steps, device), options.samples or DEFAULT_FAKE
     fd = fd_per_class(methods, split.test.images, feature, k, classes, n_fake,
                       seed=options.seed + 2, device=device)
     protocol = episode_protocol(options, k, options.episodes or DEFAULT_CLASSES, split.test)
-    return {"algorithm": "fewshot-gan", "method": ckpt["config"].get("method", "reptile"),
-            "k_shot": k, "adapt_steps": steps, "eval_classes": classes, "n_fake": n_fake,
+    return {"k_shot": k, "adapt_steps": steps, "eval_classes": classes, "n_fake": n_fake,
             "feature": name, "dataset": split.test.source, **fd_keys(fd),
             **generator_metrics(methods, split, protocol, options, device)}
+
+
+def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
+             progress: bool = False) -> dict:
+    """Each method of the checkpoint, as ``adapted_metrics`` measures it."""
+    return {"algorithm": "fewshot-gan", "method": ckpt["config"].get("method", "reptile"),
+            **adapted_metrics(ckpt, options, data, device, generators)}
 
 
 def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,

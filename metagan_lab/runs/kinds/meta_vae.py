@@ -14,15 +14,12 @@ import torch
 
 from ...types import Params
 from ..data import DataOptions, for_checkpoint, load_split
-from ..generation import episode_protocol, fd_keys, generator_metrics
 from ..images import rows_png
 from ..options import EvalOptions
 from .fewshot_gan import (
-    DEFAULT_CLASSES,
-    DEFAULT_FAKE,
     DEFAULT_SHOTS,
     DEFAULT_STEPS,
-    fd_protocol,
+    adapted_metrics,
     unseen_shots,
 )
 
@@ -84,21 +81,10 @@ def generators(ckpt: dict, steps: int, device: str | torch.device = "cpu") -> di
 
 def evaluate(ckpt: dict, options: EvalOptions, data: DataOptions, device: torch.device,
              progress: bool = False) -> dict:
-    """Each method after K shots and k adaptation steps: the Fréchet distance per unseen class
-    (fd_<method>, ``gan.fewshot.fd_per_class``, mean ± 95 % CI over the classes), then
-    recognisability and diversity on as many N-way K-shot episodes (``runs.generation``; IS with
-    --is-classes)."""
-    from ...gan.fewshot import fd_per_class
-
-    split, k, steps, classes, feature, name = fd_protocol(ckpt, options, data, device)
-    methods, n_fake = generators(ckpt, steps, device), options.samples or DEFAULT_FAKE
-    fd = fd_per_class(methods, split.test.images, feature, k, classes, n_fake,
-                      seed=options.seed + 2, device=device)
-    protocol = episode_protocol(options, k, options.episodes or DEFAULT_CLASSES, split.test)
-    return {"algorithm": "meta-vae", "method": "reptile", "k_shot": k, "adapt_steps": steps,
-            "eval_classes": classes, "n_fake": n_fake, "feature": name,
-            "dataset": split.test.source, **fd_keys(fd),
-            **generator_metrics(methods, split, protocol, options, device)}
+    """Each method of the checkpoint, as ``runs.kinds.fewshot_gan.adapted_metrics`` measures it
+    (FD per unseen class, recognisability and diversity)."""
+    return {"algorithm": "meta-vae", "method": "reptile",
+            **adapted_metrics(ckpt, options, data, device, generators)}
 
 
 def sample(ckpt: dict, n: int, options: EvalOptions, data: DataOptions,
