@@ -187,7 +187,7 @@ class Statistician(nn.Module):
         """u(z, c): z [M, z_dim], c [M, cc, 14, 14] → displacement [M, 2, 28, 28] in grid units
         (2 = the image width), pooled to 7×7 and upsampled bilinearly (so it is smooth)."""
         u = nn.functional.avg_pool2d(self.displacement_head(self._hidden(z, c)), 2)  # [M,2,7,7]
-        return nn.functional.interpolate(u, scale_factor=4, mode="bilinear", align_corners=False)
+        return smooth_field(u, 28)
 
     def decode(self, z: Tensor, c: Tensor, template: Tensor | None = None) -> Tensor:
         """p(x | z, c): z [M, z_dim], c [M, cc, 14, 14] → Bernoulli logits [M, 1, 28, 28]. The
@@ -208,6 +208,12 @@ class Statistician(nn.Module):
         if template is None:
             raise ValueError("the warp decoder needs the shot it moves: decode(z, c, template)")
         return warp(template, self.displacement(z, c))
+
+
+def smooth_field(u: Tensor, size: int) -> Tensor:
+    """A displacement on a coarse grid [M, 2, 7, 7] → [M, 2, size, size], upsampled bilinearly:
+    the smooth fields of the warp decoder and of its random control alike."""
+    return nn.functional.interpolate(u, size=(size, size), mode="bilinear", align_corners=False)
 
 
 def warp(template: Tensor, u: Tensor) -> Tensor:
@@ -404,8 +410,7 @@ def random_displacement(n: int, scale: float, size: int = 28, seed: int = 0) -> 
     of the warp decoder's family, not learned. → [n, 2, size, size] in grid units."""
     g = torch.Generator().manual_seed(seed)
     eps = torch.randn(n, 2, 7, 7, generator=g)                                  # [n, 2, 7, 7]
-    return nn.functional.interpolate(scale * eps, size=(size, size), mode="bilinear",
-                                     align_corners=False)
+    return smooth_field(scale * eps, size)
 
 
 def random_warp_adapter(scale: float) -> Adapter:
