@@ -127,9 +127,15 @@ def package(run: str, test, fingerprint: str, threads: int) -> dict[str, dict]:
     return out
 
 
-INITS = {"restorer-fomaml": ("restore_fomaml.pt", "restore_fomaml_results.json",
-                             "restorer-fomaml.pt"),
+# run → (checkpoint in the run folder, its results, shipped file); the entry is the file's stem.
+RESTORE = ("restore_fomaml.pt", "restore_fomaml_results.json")
+INITS = {"restorer-fomaml": (*RESTORE, "restorer-fomaml.pt"),
+         "restorer-bf-a1e-3": (*RESTORE, "restorer-bias-free.pt"),
+         "restorer-bf-a3e-3": (*RESTORE, "restorer-bias-free.pt"),
+         "restorer-denoise-bf": (*RESTORE, "denoiser-bias-free.pt"),
          "fewshot-gan": ("fewshot_gan.pt", "fewshot_gan_results.json", "fewshot-gan.pt")}
+# The re-check of a shipped restorer (tests/pretrained): its first test tasks per setting.
+RESTORER_CHECK = {"episodes": 2, "inner_steps": 10, "queries": 5, "seed": 0}
 
 
 def _restorer_result(results: dict) -> dict:
@@ -153,10 +159,9 @@ def package_init(run: str, fingerprint: str) -> dict[str, dict]:
     results = json.loads((RUNS / run / results_file).read_text())
     if checkpoint["kind"] == "restorer":
         result, task = _restorer_result(results), "natural-image restoration, unseen settings"
-        title, iterations = "restorer init (first-order MAML) and its pre-trained baseline", \
-            results["iterations"]
+        title, iterations = _restorer_title(checkpoint["config"]), results["iterations"]
         data = {"dataset": "skimage photographs (32×32 patches)", "fingerprint": "—"}
-        extra = {"table": results["table"]}
+        extra = {"table": results["table"], "check": _restorer_check(shipped)}
     else:
         result = {k: v for k, v in results.items() if k.startswith("fd_")}
         task = f"few-shot generation, {results['k_shot']}-shot, {results['eval_classes']} classes"
@@ -174,8 +179,29 @@ def package_init(run: str, fingerprint: str) -> dict[str, dict]:
              "eval": {"protocol": "the training command's own evaluation (see command)"},
              **extra}
     entry["summary"] = _summary(result)
-    print(f"{run}: {entry['summary']}", flush=True)
-    return {run: entry}
+    name = Path(file).stem
+    print(f"{name}: {entry['summary']}", flush=True)
+    return {name: entry}
+
+
+def _restorer_title(cfg: dict) -> str:
+    meta = cfg["meta"]
+    net = "bias-free " if cfg.get("bias") is False else ""
+    kinds = "denoiser" if list(cfg["kinds"]) == ["noise"] else "restorer"
+    start = ", warm-started from the pooled net" if cfg.get("warm_start") else ""
+    optimizer = meta.get("inner_optimizer", "sgd")
+    return (f"{net}{kinds} init ({meta['method'].upper()}{start}; {optimizer} "
+            f"inner steps α = {meta['inner_lr']:g}) and its pre-trained baseline")
+
+
+def _restorer_check(shipped: Path) -> dict:
+    """PSNR per method after ``inner_steps`` on the first test tasks, measured on the shipped
+    float16 file (``runs.evaluate``); tests/pretrained re-measures it."""
+    from metagan_lab import runs
+
+    options = dict(RESTORER_CHECK)
+    got = runs.evaluate(str(shipped), runs.EvalOptions(**options))
+    return {**options, "psnr": got["psnr"]}
 
 
 # run → (checkpoint in the run folder, shipped file, entry name): amortised one-shot generators,

@@ -55,6 +55,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="meta-train from the pre-trained weights (MZSR's meta-transfer)")
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--bias-free", action="store_true",
+                   help="bias-free convolutions (Restorer(bias=False), Mohan et al. 2020)")
     p.add_argument("--meta-batch", type=int, default=d.meta_batch)
     p.add_argument("--k-shot", type=int, default=d.k_shot)
     p.add_argument("--queries", type=int, default=d.n_query)
@@ -95,7 +97,7 @@ def config_of(a: argparse.Namespace) -> ExperimentConfig:
     return ExperimentConfig(meta=meta, kinds=parse_kinds(a.degradations), iterations=a.iterations,
                             pretrain_iterations=a.pretrain_iterations,
                             pretrain_lr=a.pretrain_lr, warm_start=a.warm_start, hidden=a.hidden,
-                            depth=a.depth, eval_tasks=a.eval_tasks,
+                            depth=a.depth, bias=not a.bias_free, eval_tasks=a.eval_tasks,
                             steps=tuple(int(s) for s in a.steps.split(",")),
                             self_supervised_rows=not a.no_self_supervised_rows, seed=a.seed)
 

@@ -48,6 +48,7 @@ def run_train(args: argparse.Namespace) -> int:
                              normalize=args.normalize)
     cfg = ExperimentConfig(meta=meta, kinds=parse_kinds(args.degradations), source=args.images,
                            iterations=args.iterations, hidden=args.hidden, depth=args.depth,
+                           bias=not args.bias_free,
                            pretrain_iterations=args.pretrain_iterations,
                            pretrain_lr=args.pretrain_lr, warm_start=args.warm_start,
                            eval_tasks=args.eval_tasks, steps=args.steps, seed=args.seed,
@@ -118,6 +119,9 @@ def register(groups: dict) -> None:
                    help="skip the self-supervised adaptation rows of the table")
     p.add_argument("--hidden", type=positive_int, default=32)
     p.add_argument("--depth", type=positive_int, default=4)
+    p.add_argument("--bias-free", action="store_true",
+                   help="bias-free convolutions (Mohan et al. 2020): F(a·y) = a·F(y), so a "
+                        "denoiser trained on some noise levels generalises to others")
     p.add_argument("--eval-tasks", type=positive_int, default=10,
                    help="test tasks per unseen setting (>= 2)")
     p.add_argument("--steps", type=_steps, default=(0, 1, 5, 10),

@@ -13,6 +13,7 @@ import dataclasses
 import torch
 from torch import Tensor, nn
 
+from ..restore.adaptation import MODES
 from ..restore.data import sample_task
 from ..restore.degradations import DEGRADATIONS, STRENGTH_NAMES, Setting, degrade, kernel_of
 from ..restore.evaluate import STEPS, Method, compare_on_task
@@ -88,9 +89,10 @@ def degradation_explorer(images: Tensor, n: int = 4):
 
 
 class AdaptationLab:
-    """Sliders for the unseen degradation, adaptation steps k, inner lr α and λ; the "adapt"
-    button adapts every method on K support pairs and shows before / degraded / restored side by
-    side and PSNR-versus-steps curves."""
+    """Sliders for the unseen degradation, adaptation steps k, inner lr α, λ, the optimiser and
+    which weights adapt (all / gains / head, ``restore.adaptation.MODES``); the "adapt" button
+    adapts every method on K support pairs and shows before / degraded / restored side by side
+    and PSNR-versus-steps curves. α and the optimiser start at the config's test-time ones."""
 
     def __init__(self, model: nn.Module, inits: dict[str, dict | None], images: Tensor,
                  cfg: RestoreMetaConfig, kind: str = "noise"):
@@ -99,8 +101,11 @@ class AdaptationLab:
         self.model, self.inits, self.images, self.cfg = model, inits, images, cfg
         self.controls, self.setting = _setting_controls(kind)
         self.steps = w.IntSlider(10, min=1, max=30, description="steps k")
-        self.inner_lr = w.FloatLogSlider(cfg.inner_lr, base=10, min=-3, max=0, step=0.1,
+        self.inner_lr = w.FloatLogSlider(cfg.test_lr, base=10, min=-5, max=0, step=0.1,
                                          description="inner lr α")
+        self.optimizer = w.Dropdown(options=("sgd", "adam"), value=cfg.test_optimizer,
+                                    description="optimiser")
+        self.mode = w.Dropdown(options=MODES, value="all", description="adapt")
         self.tv_weight = w.FloatLogSlider(max(cfg.tv_weight, 1e-4), base=10, min=-4, max=-0.5,
                                           step=0.25, description="λ (TV)")
         self.self_sup = w.Checkbox(False, description="self-supervised (no clean pairs)")
@@ -133,7 +138,8 @@ class AdaptationLab:
         grid = sorted({0, 1, k, *(x for x in STEPS if x <= k)})
         self.status.value = f"adapting on {s.label()} …"
         curves = compare_on_task(self.model, self.methods(), task, self.inner_lr.value,
-                                 self.tv_weight.value, grid, self.seed.value)
+                                 self.tv_weight.value, grid, self.seed.value,
+                                 optimizer=self.optimizer.value, mode=self.mode.value)
         restored = {n: c["outputs"][-1] for n, c in curves.items()}
         scores = {n: psnr(c["outputs"][-1], task.query_y).tolist() for n, c in curves.items()}
         _show(self.images_out, restoration_figure(task.query_y, task.query_x, restored, scores,
@@ -148,6 +154,7 @@ class AdaptationLab:
 
         c = self.controls
         return w.VBox([w.HBox(c[:2]), w.HBox(c[2:]), w.HBox([self.steps, self.inner_lr]),
+                       w.HBox([self.optimizer, self.mode]),
                        w.HBox([self.tv_weight, self.seed]), w.HBox([self.self_sup, self.button]),
                        self.status, self.images_out, self.curves_out])
 

@@ -164,3 +164,19 @@ def test_every_shipped_generator_reaches_its_manifest_recognisability(name, omni
         assert abs(got[key] - want) <= got[f"{key}_ci95"] + ci, (
             f"{name}: {key} {got[key]:.4f} ± {got[f'{key}_ci95']:.4f} on 8 new episodes, "
             f"manifest {want:.4f} ± {ci:.4f}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", names("restorer"))
+def test_every_shipped_restorer_reproduces_its_manifest_check(name):
+    # reference: the manifest's "check", PSNR per method after k steps on the first test tasks,
+    # measured on the shipped float16 file by package_pretrained.py (runs.evaluate, CPU)
+    from metagan_lab import runs
+
+    torch.set_num_threads(1)
+    check = entry(name)["check"]
+    options = {k: check[k] for k in ("episodes", "inner_steps", "queries", "seed")}
+    got = runs.evaluate(f"pretrained:{name}", runs.EvalOptions(**options))["psnr"]
+    assert got.keys() == check["psnr"].keys()
+    for method, want in check["psnr"].items():
+        assert abs(got[method] - want) < 0.05, f"{name} · {method}: {got[method]} vs {want}"

@@ -24,6 +24,15 @@ def test_adaptation_lab_and_explorer_run_headless():
     lab.steps.value = 2
     curves = lab.run()
     assert set(curves) == {"init", "classical"} and curves["init"]["steps"] == [0, 1, 2]
+    lab.optimizer.value, lab.mode.value, lab.inner_lr.value = "adam", "gains", 1e-2
+    gains = lab.run()["init"]
+    # reference: the library call the widget is a view of, with the same choices
+    from metagan_lab.restore.data import sample_task
+    from metagan_lab.restore.evaluate import Method, compare_on_task
+    task = sample_task(images, lab.setting(), 2, 2, torch.Generator().manual_seed(0))
+    want = compare_on_task(model, [Method("init", theta)], task, 1e-2, lab.tv_weight.value,
+                           [0, 1, 2], 0, optimizer="adam", mode="gains")["init"]
+    assert gains["psnr"] == pytest.approx(want["psnr"]) and gains["psnr"] != curves["init"]["psnr"]
     lab.controls[0].value = "downsample"
     lab.controls[1].value = 3                      # 3 does not divide 16: shown, not raised
     assert lab.run() == {} and "must divide" in lab.status.value
