@@ -80,6 +80,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         "the adaptation step)")
     p.add_argument("--burst", type=int, default=1,
                    help="also evaluate bursts of this many shots per test image (fused mean)")
+    p.add_argument("--baseline-step", default=None,
+                   help="with --load: also adapt the pretrained net with its own optimiser and "
+                        "step, e.g. adam=3e-4 (a baseline row at its best step)")
     p.add_argument("--load", type=Path, default=None,
                    help="evaluate this restorer checkpoint (a previous run's .pt) instead of "
                         "training; its config is used, training options are ignored")
@@ -108,14 +111,17 @@ def psnr_at(rows: list[dict], setting: str, method: str, k: int) -> float:
 
 
 def summary(rows: list[dict], steps: tuple[int, ...]) -> list[dict]:
-    """Per setting: degraded input, classical, best learned, and meta − best baseline per k."""
-    learned = ("meta-learned init", "pretrained on all", "scratch")
-    trained = learned[:2]                      # scratch at 0 steps *is* the degraded input
+    """Per setting: degraded input, classical, best learned, and meta − best baseline per k
+    (the baselines: scratch and every "pretrained on all …" row, e.g. at its own step size)."""
+    names = dict.fromkeys(r["method"] for r in rows)
+    baselines = [m for m in names if m == "scratch" or m.startswith("pretrained on all")]
+    # scratch at 0 steps *is* the degraded input: the best learned is a trained init's
+    trained = [m for m in names if m == "meta-learned init" or m.startswith("pretrained on all")]
     out = []
     for setting in dict.fromkeys(r["setting"] for r in rows):
         k_max = max(steps)
         gaps = {k: psnr_at(rows, setting, "meta-learned init", k)
-                - max(psnr_at(rows, setting, m, k) for m in learned[1:]) for k in steps if k}
+                - max(psnr_at(rows, setting, m, k) for m in baselines) for k in steps if k}
         best = max(psnr_at(rows, setting, m, k) for m in trained for k in steps)
         out.append({"setting": setting, "degraded": psnr_at(rows, setting, "scratch", 0),
                     "classical": psnr_at(rows, setting, "classical (skimage)", k_max),
@@ -154,8 +160,12 @@ def mode_rows(cfg: ExperimentConfig, out: dict, modes: list[str], n_tasks: int,
     return rows
 
 
-def evaluate_loaded(path: Path, n_tasks: int, n_shots: int = 1) -> tuple[ExperimentConfig, dict]:
-    """A saved run's config and thetas, and its table re-measured (``n_shots``: bursts)."""
+def evaluate_loaded(path: Path, n_tasks: int, n_shots: int = 1,
+                    baseline_step: tuple[str, float] | None = None
+                    ) -> tuple[ExperimentConfig, dict]:
+    """A saved run's config and thetas, and its table re-measured (``n_shots``: bursts).
+    ``baseline_step`` (optimiser, step): also the pretrained net adapted with that step, a row
+    "pretrained on all (adam 0.0003)" (its own best step, not the meta-learned init's)."""
     from metagan_lab import runs
 
     ckpt = runs.load(str(path))
@@ -174,6 +184,13 @@ def evaluate_loaded(path: Path, n_tasks: int, n_shots: int = 1) -> tuple[Experim
                                   cfg.meta.tv_weight, n_tasks, cfg.meta.k_shot,
                                   cfg.meta.n_query, cfg.steps, cfg.seed + 7, False,
                                   optimizer=cfg.meta.test_optimizer, n_shots=n_shots)
+    if baseline_step is not None:
+        optimizer, lr = baseline_step
+        out["rows"] += compare_methods(
+            model, [Method(f"pretrained on all ({optimizer} {lr:g})", theta["pretrained"])],
+            restoration_images(cfg.source, "test"), TaskFamily(kinds=cfg.kinds).test_settings(),
+            lr, cfg.meta.tv_weight, n_tasks, cfg.meta.k_shot, cfg.meta.n_query, cfg.steps,
+            cfg.seed + 7, False, optimizer=optimizer, n_shots=n_shots)
     out["seconds_eval"] = time.perf_counter() - start
     return cfg, out
 
@@ -183,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     start = time.perf_counter()
     if args.load is not None:
-        cfg, out = evaluate_loaded(args.load, args.eval_tasks)
+        step = None
+        if args.baseline_step:
+            optimizer, lr = args.baseline_step.split("=")
+            step = (optimizer, float(lr))
+        cfg, out = evaluate_loaded(args.load, args.eval_tasks, baseline_step=step)
     else:
         cfg = config_of(args)
         out = run_experiment(cfg, "cpu", progress=False)
