@@ -40,6 +40,15 @@ from metagan_lab.runs import save
 from metagan_lab.runs.kinds import restorer as restorer_format
 
 
+def _optimizer_step(text: str) -> tuple[str, float]:
+    """'adam=3e-4' → ("adam", 3e-4)."""
+    optimizer, _, lr = text.partition("=")
+    if optimizer not in ("sgd", "adam") or not lr:
+        raise argparse.ArgumentTypeError(f"expected sgd=LR or adam=LR (e.g. adam=3e-4), got "
+                                         f"{text!r}")
+    return optimizer, float(lr)
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -80,7 +89,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         "the adaptation step)")
     p.add_argument("--burst", type=int, default=1,
                    help="also evaluate bursts of this many shots per test image (fused mean)")
-    p.add_argument("--baseline-step", default=None,
+    p.add_argument("--baseline-step", type=_optimizer_step, default=None,
                    help="with --load: also adapt the pretrained net with its own optimiser and "
                         "step, e.g. adam=3e-4 (a baseline row at its best step)")
     p.add_argument("--load", type=Path, default=None,
@@ -178,19 +187,20 @@ def evaluate_loaded(path: Path, n_tasks: int, n_shots: int = 1,
     methods = [Method("meta-learned init", theta["meta"]), Method("scratch", scratch),
                Method("pretrained on all", theta["pretrained"]),
                Method("classical (skimage)", None)]
-    start = time.perf_counter()
-    out["rows"] = compare_methods(model, methods, restoration_images(cfg.source, "test"),
-                                  TaskFamily(kinds=cfg.kinds).test_settings(), cfg.meta.test_lr,
-                                  cfg.meta.tv_weight, n_tasks, cfg.meta.k_shot,
-                                  cfg.meta.n_query, cfg.steps, cfg.seed + 7, False,
-                                  optimizer=cfg.meta.test_optimizer, n_shots=n_shots)
+    # (methods, optimiser, step) per call: every method at the init's own step, then optionally
+    # the pretrained net at the baseline's; the same test tasks (they depend on the seed only)
+    calls = [(methods, cfg.meta.test_optimizer, cfg.meta.test_lr)]
     if baseline_step is not None:
         optimizer, lr = baseline_step
-        out["rows"] += compare_methods(
-            model, [Method(f"pretrained on all ({optimizer} {lr:g})", theta["pretrained"])],
-            restoration_images(cfg.source, "test"), TaskFamily(kinds=cfg.kinds).test_settings(),
-            lr, cfg.meta.tv_weight, n_tasks, cfg.meta.k_shot, cfg.meta.n_query, cfg.steps,
-            cfg.seed + 7, False, optimizer=optimizer, n_shots=n_shots)
+        calls.append(([Method(f"pretrained on all ({optimizer} {lr:g})", theta["pretrained"])],
+                      optimizer, lr))
+    images = restoration_images(cfg.source, "test")
+    settings = TaskFamily(kinds=cfg.kinds).test_settings()
+    start, out["rows"] = time.perf_counter(), []
+    for group, optimizer, lr in calls:
+        out["rows"] += compare_methods(model, group, images, settings, lr, cfg.meta.tv_weight,
+                                       n_tasks, cfg.meta.k_shot, cfg.meta.n_query, cfg.steps,
+                                       cfg.seed + 7, False, optimizer=optimizer, n_shots=n_shots)
     out["seconds_eval"] = time.perf_counter() - start
     return cfg, out
 
@@ -200,11 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     start = time.perf_counter()
     if args.load is not None:
-        step = None
-        if args.baseline_step:
-            optimizer, lr = args.baseline_step.split("=")
-            step = (optimizer, float(lr))
-        cfg, out = evaluate_loaded(args.load, args.eval_tasks, baseline_step=step)
+        cfg, out = evaluate_loaded(args.load, args.eval_tasks, baseline_step=args.baseline_step)
     else:
         cfg = config_of(args)
         out = run_experiment(cfg, "cpu", progress=False)
