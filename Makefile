@@ -11,10 +11,18 @@ QUICK_ENV := METAGAN_LAB_QUICK=1 MPLBACKEND=Agg OMP_NUM_THREADS=1
 
 .PHONY: lab test unit notebooks lint browser-test clean-cache exercises
 
+# A dropped connection mid-download (it happens on package mirrors) should not fail a fresh set-up:
+# pip resumes a cut download up to 20 times, and the whole install is tried up to 3 times.
+PIP_INSTALL := $(PY) -m pip install -q --retries 10 --timeout 60
+
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --upgrade pip || echo "could not upgrade pip: installing with $$($(PY) -m pip --version)"
+	@for attempt in 1 2 3; do \
+		$(PIP_INSTALL) $$($(PY) -m pip install --help | grep -q resume-retries && echo --resume-retries 20) \
+			-e ".[dev]" && exit 0; \
+		echo "pip install failed (attempt $$attempt of 3); retrying in 10 s"; sleep 10; \
+	done; exit 1
 	@touch $(STAMP)
 
 # fetchNews "false": no "Would you like to get notified about official Jupyter news?" prompt. It is
