@@ -199,12 +199,21 @@ class FewShotAdapter:
     button that adapts every initialisation on the same K shots and shows their samples."""
 
     def __init__(self, G, D, inits: dict, test_images: torch.Tensor,
-                 adapt_methods=("reptile_adapted", "scratch", "pretrained_finetuned"),
-                 inner_lr: float = 0.05, n_samples: int = 10):
+                 adapt_methods: tuple[str, ...] | None = None,
+                 inner_lr: float = 0.05, n_samples: int = 10, loss: str = "nonsaturating",
+                 gp_lambda: float = 10.0):
+        """``adapt_methods``: the names in ``inits`` that take the adaptation steps; by default
+        ``gan.experiment.ADAPTED`` (every "<method>_adapted" meta-init, scratch and
+        pretrained_finetuned), so a MAML or FOMAML init is adapted like Reptile's. ``loss`` and
+        ``gp_lambda``: the GAN loss the inits were trained with (``cfg.loss``, ``cfg.gp_lambda``),
+        so a WGAN-GP init adapts with its own loss."""
         import ipywidgets as w
 
+        from ..gan.experiment import ADAPTED
+
         self.G, self.D, self.inits, self.test_images = G, D, inits, test_images
-        self.adapt_methods, self.n_samples = adapt_methods, n_samples
+        self.adapt_methods = ADAPTED if adapt_methods is None else tuple(adapt_methods)
+        self.n_samples, self.loss, self.gp_lambda = n_samples, loss, gp_lambda
         self.k_shot = w.IntSlider(4, min=1, max=10, description="K shots")
         self.steps = w.IntSlider(10, min=0, max=50, description="adapt steps")
         self.inner_lr = w.FloatLogSlider(inner_lr, base=10, min=-3, max=0, description="α")
@@ -226,7 +235,7 @@ class FewShotAdapter:
         for name, (tg, td) in self.inits.items():
             if name in self.adapt_methods:
                 tg, _ = adapt_gan(self.G, self.D, tg, td, shots, self.steps.value,
-                                  self.inner_lr.value)
+                                  self.inner_lr.value, self.loss, gp_lambda=self.gp_lambda)
             rows[name] = generate(self.G, tg, self.n_samples, seed=1).cpu()
         return rows
 
