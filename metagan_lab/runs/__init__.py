@@ -5,7 +5,7 @@
     'maml'
     >>> encoder = runs.build_model("runs/protonet.pt")            # a Conv-4 encoder f_φ
     >>> runs.evaluate("runs/gan.pt", runs.EvalOptions(samples=200))["fd"]
-    >>> runs.sample("pretrained:restorer-fomaml", "restored.png")
+    >>> runs.sample("pretrained:restorer-bias-free", "restored.png")
 
 Kinds (``runs.KINDS``): protonet, meta (MAML family; the format is ``meta.train``'s), episodic
 (every method of ``metagan_lab.methods``: Matching, Relation, Proto-MAML, fine-tuned head,
