@@ -21,7 +21,7 @@ from . import pretrained as _pretrained
 from . import protonet as _protonet
 from . import restore as _restore
 from . import sample as _sample
-from .common import fail
+from .common import fail, set_threads
 
 # One line per topic module; each has register(groups: dict[str, argparse._SubParsersAction]).
 COMMAND_MODULES = [_protonet, _eval, _sample, _data, _restore, _meta, _gan, _pretrained,
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    set_threads(args)
     try:
         return int(args.run(args) or 0)
     except (ValueError, RuntimeError, FileNotFoundError) as exc:

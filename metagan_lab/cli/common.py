@@ -25,12 +25,23 @@ def add_common(parser: argparse.ArgumentParser, out: str | None = "runs",
     parser.add_argument("--json", action="store_true",
                         help="print one JSON line with the results at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="CPU threads for PyTorch (default: PyTorch's choice); "
+                             "``cli.main`` applies it before the command runs")
     if out is not None:
         parser.add_argument("--out", type=Path, default=Path(out),
                             help=f"output folder for checkpoints and results (default {out}/)")
     if out is not None and overwrite:
         parser.add_argument("--overwrite", action="store_true",
                             help="replace the files of an earlier run in --out")
+
+
+def set_threads(args: argparse.Namespace) -> None:
+    """``torch.set_num_threads(--threads)`` when the command has the option and it was given."""
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
 
 
 def add_data(parser: argparse.ArgumentParser) -> None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import torch
-
 from ..device import resolve_device
 from ..fewshot.episodic import EpisodicConfig, Method, evaluate_episodic, train_episodic
 from ..methods import METHODS
@@ -66,8 +64,6 @@ def config_from_args(args: argparse.Namespace, method: Method) -> EpisodicConfig
 def run_train(args: argparse.Namespace) -> int:
     """Check --out and the episode shapes, train, test; ``out/<method>/checkpoint.pt`` (the last
     validated finite state) and ``results.json``."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
     method = METHODS[args.algorithm]
     cfg = config_from_args(args, method)
     out = prepare_out(args.out / method.name, args.overwrite, (CHECKPOINT, RESULTS))
@@ -114,6 +110,4 @@ def register(groups: dict) -> None:
             p.add_argument(option, dest=field, type=kind, default=getattr(defaults, field),
                            help=text)
         _add_own(p, method.config)
-        p.add_argument("--threads", type=positive_int, default=None,
-                       help="CPU threads for PyTorch (default: PyTorch's choice)")
         p.set_defaults(run=run_train, algorithm=name)

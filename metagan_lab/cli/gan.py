@@ -151,8 +151,6 @@ def run_statistician(args: argparse.Namespace) -> int:
         train_statistician,
     )
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     cfg = check_statistician_config(StatisticianConfig(
         k_shot=args.k_shot, n_target=args.n_target, meta_batch=args.meta_batch, z_dim=args.z_dim,
@@ -325,8 +323,6 @@ def register(groups: dict) -> None:
                         "displacement u(z, c)")
     s.add_argument("--blur", type=float, default=0.0,
                    help="warp: σ (px) of the Gaussian blur the likelihood sees images through")
-    s.add_argument("--threads", type=positive_int, default=None,
-                   help="CPU threads for PyTorch (default: PyTorch's choice)")
 
     v = _parser(groups, "vae", "a VAE on the training characters (ELBO)", run_vae)
     v.add_argument("--steps", type=positive_int, default=2000)

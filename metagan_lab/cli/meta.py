@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import torch
-
 from ..device import resolve_device
 from ..io import atomic_write_json
 from ..meta import distributed
@@ -30,18 +28,12 @@ def config_from_args(args: argparse.Namespace, algorithm: str) -> MetaConfig:
     return config_for(algorithm, **values)
 
 
-def _set_threads(args: argparse.Namespace) -> None:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-
 def run_train(args: argparse.Namespace) -> int:
     """Meta-train, test and write ``out/<algorithm>/checkpoint.pt`` and ``results.json``.
 
     Under ``torchrun`` each process takes a share of every meta-batch (``meta.distributed``);
     only rank 0 writes and prints.
     """
-    _set_threads(args)
     cfg = config_from_args(args, args.algorithm)
     shard = distributed.from_environment(resolve_device(args.device))
     device = distributed.local_device(resolve_device(args.device))
@@ -77,7 +69,6 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    _set_threads(args)
     device = resolve_device(args.device)
     cfg = config_from_args(args, args.algorithm)
     data, split = load_split(args)
@@ -113,8 +104,6 @@ def _meta_options(p: argparse.ArgumentParser, defaults: MetaConfig) -> None:
     p.add_argument("--hidden", type=positive_int, default=defaults.hidden, help="Conv-4 filters")
     p.add_argument("--epsilon", type=positive_float, default=defaults.epsilon,
                    help="Reptile's outer step ε (annealed linearly to 0)")
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="CPU threads for PyTorch (default: PyTorch's choice)")
 
 
 def register(groups: dict) -> None:

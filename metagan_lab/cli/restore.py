@@ -36,8 +36,6 @@ def _steps(text: str) -> tuple[int, ...]:
 
 def run_train(args: argparse.Namespace) -> int:
     """Check --out, run the experiment, save the restorer checkpoint and the results table."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
     meta = RestoreMetaConfig(method=args.method, inner_lr=args.inner_lr,
                              inner_steps=args.inner_steps, meta_lr=args.meta_lr,
                              epsilon=args.epsilon, meta_batch=args.meta_batch, k_shot=args.k_shot,
@@ -126,6 +124,4 @@ def register(groups: dict) -> None:
                    help="test tasks per unseen setting (>= 2)")
     p.add_argument("--steps", type=_steps, default=(0, 1, 5, 10),
                    help="adaptation steps to report, e.g. 0,1,5,10")
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch CPU threads (0 = PyTorch's default)")
     p.set_defaults(run=run_train)

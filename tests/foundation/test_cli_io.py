@@ -145,3 +145,36 @@ def test_environment_yml_lists_the_same_runtime_requirements_as_pyproject():
     assert conda_pip == runtime, f"only in environment.yml: {conda_pip - runtime}; " \
                                  f"only in pyproject.toml: {runtime - conda_pip}"
     assert re.search(r"^\s*-\s*python", text, re.M) and re.search(r"^\s*-\s*pip\s*$", text, re.M)
+
+
+def test_every_command_takes_threads_and_main_applies_it(monkeypatch):
+    """``--threads N`` is one option of ``cli.common.add_common``: every train, eval, sample and
+    bench subcommand accepts it, and ``cli.main`` calls ``torch.set_num_threads(N)`` before the
+    command runs (reference: the value the command sees from ``torch.get_num_threads``)."""
+    import argparse
+
+    from metagan_lab.cli import build_parser
+
+    parser = build_parser()
+    top = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    checked = 0
+    for name, sub in top.choices.items():
+        inner = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+        commands = inner[0].choices.items() if inner else [(name, sub)]
+        for command, p in commands:
+            if any(a.dest == "out" or a.dest == "device" for a in p._actions):
+                assert any(a.dest == "threads" for a in p._actions), f"{name} {command}"
+                checked += 1
+    assert checked >= 20
+
+    seen = []
+    before = torch.get_num_threads()
+    monkeypatch.setattr("metagan_lab.cli.gan.run_vae",
+                        lambda args: seen.append(torch.get_num_threads()) or 0)
+    try:
+        assert main(["train", "vae", "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1]
+    with pytest.raises(SystemExit):
+        main(["train", "restore", "--threads", "0"])
