@@ -163,14 +163,15 @@ class MetaTrainer:
     """A "meta-train N steps" button with a live loss plot; training continues from θ."""
 
     def __init__(self, model: nn.Module, theta: dict, images: Tensor, family,
-                 cfg: RestoreMetaConfig, history: list[float] | None = None):
+                 cfg: RestoreMetaConfig, history: list[float] | None = None, steps: int = 50):
+        """``steps``: the meta-steps slider's starting value (5 to 500)."""
         import ipywidgets as w
 
         self.model, self.theta, self.images, self.family = model, theta, images, family
         self.cfg, self.history = cfg, list(history or [])
         self.method = w.Dropdown(options=("maml", "fomaml", "reptile"), value=cfg.method,
                                  description="method")
-        self.n = w.IntSlider(50, min=5, max=500, step=5, description="meta-steps")
+        self.n = w.IntSlider(steps, min=5, max=500, step=5, description="meta-steps")
         self.button = w.Button(description="meta-train", button_style="primary")
         self.out = w.Output()
         self.button.on_click(lambda _: self.run())
