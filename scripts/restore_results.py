@@ -30,12 +30,12 @@ from pathlib import Path
 
 import torch
 
+from metagan_lab.cli.restore import add_experiment_options, experiment_config
 from metagan_lab.models import params_of
 from metagan_lab.restore.data import restoration_images
-from metagan_lab.restore.degradations import TaskFamily, parse_kinds
+from metagan_lab.restore.degradations import TaskFamily
 from metagan_lab.restore.evaluate import Method, compare_methods, format_table
 from metagan_lab.restore.experiment import ExperimentConfig, build_restorer, run_experiment
-from metagan_lab.restore.meta import RestoreMetaConfig
 from metagan_lab.runs import save
 from metagan_lab.runs.kinds import restorer as restorer_format
 
@@ -52,34 +52,7 @@ def _optimizer_step(text: str) -> tuple[str, float]:
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    d = RestoreMetaConfig()
-    p.add_argument("--method", default=d.method, choices=("maml", "fomaml", "reptile"))
-    p.add_argument("--degradations", default="noise,blur,motion,inpaint,downsample")
-    p.add_argument("--iterations", type=int, default=300)
-    p.add_argument("--pretrain-iterations", type=int, default=None)
-    p.add_argument("--pretrain-lr", type=float, default=None)
-    p.add_argument("--normalize", action="store_true",
-                   help="each task's loss relative to its degraded input's MSE")
-    p.add_argument("--warm-start", action="store_true",
-                   help="meta-train from the pre-trained weights (MZSR's meta-transfer)")
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--depth", type=int, default=4)
-    p.add_argument("--bias-free", action="store_true",
-                   help="bias-free convolutions (Restorer(bias=False), Mohan et al. 2020)")
-    p.add_argument("--meta-batch", type=int, default=d.meta_batch)
-    p.add_argument("--k-shot", type=int, default=d.k_shot)
-    p.add_argument("--queries", type=int, default=d.n_query)
-    p.add_argument("--inner-steps", type=int, default=d.inner_steps)
-    p.add_argument("--inner-lr", type=float, default=d.inner_lr)
-    p.add_argument("--inner-optimizer", default=d.inner_optimizer, choices=("sgd", "adam"))
-    p.add_argument("--adapt-optimizer", default=None, choices=("sgd", "adam"))
-    p.add_argument("--adapt-lr", type=float, default=None)
-    p.add_argument("--meta-lr", type=float, default=d.meta_lr)
-    p.add_argument("--epsilon", type=float, default=d.epsilon)
-    p.add_argument("--tv-weight", type=float, default=d.tv_weight)
-    p.add_argument("--eval-tasks", type=int, default=10)
-    p.add_argument("--steps", default="0,1,5,10")
-    p.add_argument("--no-self-supervised-rows", action="store_true")
+    add_experiment_options(p)        # the options of `metagan-lab train restore`
     p.add_argument("--modes", default="",
                    help="extra adaptation modes to report for θ_meta and θ_pre, e.g. gains,head "
                         "(evaluated on --mode-tasks tasks per setting)")
@@ -98,20 +71,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=Path("runs/restore_results.json"))
     return p.parse_args(argv)
-
-
-def config_of(a: argparse.Namespace) -> ExperimentConfig:
-    meta = RestoreMetaConfig(method=a.method, inner_lr=a.inner_lr, inner_steps=a.inner_steps,
-                             meta_lr=a.meta_lr, epsilon=a.epsilon, meta_batch=a.meta_batch,
-                             k_shot=a.k_shot, n_query=a.queries, tv_weight=a.tv_weight,
-                             inner_optimizer=a.inner_optimizer, adapt_optimizer=a.adapt_optimizer,
-                             adapt_lr=a.adapt_lr, normalize=a.normalize)
-    return ExperimentConfig(meta=meta, kinds=parse_kinds(a.degradations), iterations=a.iterations,
-                            pretrain_iterations=a.pretrain_iterations,
-                            pretrain_lr=a.pretrain_lr, warm_start=a.warm_start, hidden=a.hidden,
-                            depth=a.depth, bias=not a.bias_free, eval_tasks=a.eval_tasks,
-                            steps=tuple(int(s) for s in a.steps.split(",")),
-                            self_supervised_rows=not a.no_self_supervised_rows, seed=a.seed)
 
 
 def psnr_at(rows: list[dict], setting: str, method: str, k: int) -> float:
@@ -212,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.load is not None:
         cfg, out = evaluate_loaded(args.load, args.eval_tasks, baseline_step=args.baseline_step)
     else:
-        cfg = config_of(args)
+        cfg = experiment_config(args)
         out = run_experiment(cfg, "cpu", progress=False)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     if args.load is None:

@@ -34,8 +34,8 @@ def _steps(text: str) -> tuple[int, ...]:
     return steps
 
 
-def run_train(args: argparse.Namespace) -> int:
-    """Check --out, run the experiment, save the restorer checkpoint and the results table."""
+def experiment_config(args: argparse.Namespace) -> ExperimentConfig:
+    """The ``ExperimentConfig`` of the options ``add_experiment_options`` adds."""
     meta = RestoreMetaConfig(method=args.method, inner_lr=args.inner_lr,
                              inner_steps=args.inner_steps, meta_lr=args.meta_lr,
                              epsilon=args.epsilon, meta_batch=args.meta_batch, k_shot=args.k_shot,
@@ -44,13 +44,18 @@ def run_train(args: argparse.Namespace) -> int:
                              inner_optimizer=args.inner_optimizer,
                              adapt_optimizer=args.adapt_optimizer, adapt_lr=args.adapt_lr,
                              normalize=args.normalize)
-    cfg = ExperimentConfig(meta=meta, kinds=parse_kinds(args.degradations), source=args.images,
-                           iterations=args.iterations, hidden=args.hidden, depth=args.depth,
-                           bias=not args.bias_free,
-                           pretrain_iterations=args.pretrain_iterations,
-                           pretrain_lr=args.pretrain_lr, warm_start=args.warm_start,
-                           eval_tasks=args.eval_tasks, steps=args.steps, seed=args.seed,
-                           self_supervised_rows=not args.no_self_supervised_rows)
+    return ExperimentConfig(meta=meta, kinds=parse_kinds(args.degradations), source=args.images,
+                            iterations=args.iterations, hidden=args.hidden, depth=args.depth,
+                            bias=not args.bias_free,
+                            pretrain_iterations=args.pretrain_iterations,
+                            pretrain_lr=args.pretrain_lr, warm_start=args.warm_start,
+                            eval_tasks=args.eval_tasks, steps=args.steps, seed=args.seed,
+                            self_supervised_rows=not args.no_self_supervised_rows)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Check --out, run the experiment, save the restorer checkpoint and the results table."""
+    cfg = experiment_config(args)
     device = resolve_device(args.device)
     name = f"restore_{args.method}"
     out_dir = prepare_out(args.out, args.overwrite, [f"{name}.pt", f"{name}_results.json"])
@@ -74,11 +79,9 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(groups: dict) -> None:
-    p = groups["train"].add_parser(
-        "restore", help="meta-learned image restoration (MAML / FOMAML / Reptile, MZSR-style)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_common(p, overwrite=True)
+def add_experiment_options(p: argparse.ArgumentParser) -> None:
+    """Every option of a restoration experiment (``experiment_config`` reads them back); shared
+    by ``train restore`` and ``scripts/restore_results.py``."""
     d = RestoreMetaConfig()
     p.add_argument("--method", default=d.method, choices=METHODS)
     p.add_argument("--images", default="natural", choices=("natural", "glyphs", "omniglot"),
@@ -124,4 +127,12 @@ def register(groups: dict) -> None:
                    help="test tasks per unseen setting (>= 2)")
     p.add_argument("--steps", type=_steps, default=(0, 1, 5, 10),
                    help="adaptation steps to report, e.g. 0,1,5,10")
+
+
+def register(groups: dict) -> None:
+    p = groups["train"].add_parser(
+        "restore", help="meta-learned image restoration (MAML / FOMAML / Reptile, MZSR-style)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_common(p, overwrite=True)
+    add_experiment_options(p)
     p.set_defaults(run=run_train)
