@@ -136,6 +136,8 @@ INITS = {"restorer-fomaml": (*RESTORE, "restorer-fomaml.pt"),
          "fewshot-gan": ("fewshot_gan.pt", "fewshot_gan_results.json", "fewshot-gan.pt")}
 # The re-check of a shipped restorer (tests/pretrained): its first test tasks per setting.
 RESTORER_CHECK = {"episodes": 2, "inner_steps": 10, "queries": 5, "seed": 0}
+# The few-shot GAN's check: FD per method and R / δ on 2 classes of Omniglot's test characters.
+GAN_CHECK = {"episodes": 2, "samples": 16, "seed": 0}
 
 
 def _restorer_result(results: dict) -> dict:
@@ -168,7 +170,7 @@ def package_init(run: str, fingerprint: str) -> dict[str, dict]:
         title, iterations = "few-shot GAN: Reptile θ_G/θ_D and the pooled DCGAN", \
             results["iterations"]
         data = {"dataset": results["dataset"], "fingerprint": fingerprint}
-        extra = {"seconds": results["seconds"]}
+        extra = {"seconds": results["seconds"], "check": _gan_check(shipped)}
     entry = {"kind": checkpoint["kind"], "algorithm": run, "title": title, "task": task,
              "file": file, "bytes": shipped.stat().st_size, "sha256": file_sha256(shipped),
              "storage": "float16 (loaded as float32)", "command": record["command"],
@@ -192,6 +194,17 @@ def _restorer_title(cfg: dict) -> str:
     optimizer = meta.get("inner_optimizer", "sgd")
     return (f"{net}{kinds} init ({meta['method'].upper()}{start}; {optimizer} "
             f"inner steps α = {meta['inner_lr']:g}) and its pre-trained baseline")
+
+
+def _gan_check(shipped: Path) -> dict:
+    """FD per method (and recognisability / diversity) of ``runs.evaluate`` on Omniglot,
+    measured on the shipped float16 file; tests/pretrained re-measures it."""
+    from metagan_lab import runs
+
+    got = runs.evaluate(str(shipped), runs.EvalOptions(**GAN_CHECK),
+                        runs.DataOptions("omniglot"), torch.device("cpu"))
+    keep = {k: v for k, v in got.items() if isinstance(v, float) and k != "seconds"}
+    return {**GAN_CHECK, "values": keep}
 
 
 def _restorer_check(shipped: Path) -> dict:

@@ -90,7 +90,8 @@ def run_fewshot(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     cfg = FewShotGANConfig(loss=args.loss, inner_lr=args.inner_lr, inner_steps=args.inner_steps,
                            epsilon=args.epsilon, meta_batch=args.meta_batch, seed=args.seed,
-                           method=args.method, meta_lr=args.meta_lr, gp_lambda=args.gp_lambda)
+                           method=args.method, meta_lr=args.meta_lr, gp_lambda=args.gp_lambda,
+                           pretrain_r1=args.pretrain_r1)
     out = prepare_out(args.out, args.overwrite, _files("fewshot_gan"))
     data, split = _load(args)
     check_k_shot(args.k_shot, split.test.n_samples - 2)
@@ -273,6 +274,8 @@ def register(groups: dict) -> None:
     f.add_argument("--k-shot", type=positive_int, default=4)
     f.add_argument("--adapt-steps", type=positive_int, default=10)
     f.add_argument("--pretrain-steps", type=positive_int, default=2000)
+    f.add_argument("--pretrain-r1", type=_non_negative_float, default=1.0,
+                   help="R1 γ of the pooled DCGAN baseline (0: it collapses to blank images)")
     f.add_argument("--classifier-steps", type=positive_int, default=300)
     f.add_argument("--eval-classes", type=positive_int, default=20)
     f.add_argument("--n-fake", type=positive_int, default=100)

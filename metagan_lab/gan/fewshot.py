@@ -65,6 +65,8 @@ class FewShotGANConfig:
     method: str = "reptile"       # reptile | maml | fomaml: the outer step (``META_STEPS``)
     meta_lr: float = 1e-3         # β, Adam step of the MAML / FOMAML outer update (not Reptile)
     gp_lambda: float = 10.0       # λ_GP of WGAN-GP (only with loss="wgan_gp")
+    pretrain_r1: float = 1.0      # R1 γ of the pooled DCGAN baseline (0: it mode-collapses to
+                                  # blank images within 600 steps on Omniglot; 1: it draws strokes)
 
     def __post_init__(self) -> None:
         if isinstance(self.loss, str):          # "wgan-gp", as FIGR spells it, is "wgan_gp"
@@ -86,6 +88,7 @@ def check_fewshot_config(cfg: FewShotGANConfig) -> FewShotGANConfig:
     check_lr("inner_lr (α)", cfg.inner_lr)
     check_lr("meta_lr (β)", cfg.meta_lr)
     check_weight("gp_lambda", cfg.gp_lambda)
+    check_weight("pretrain_r1 (R1 γ of the pooled DCGAN)", cfg.pretrain_r1)
     positive_int("inner_steps", cfg.inner_steps, minimum=0)
     unit_interval("epsilon (ε)", cfg.epsilon, EPSILON_HINT)
     for name in ("meta_batch", "task_batch", "z_dim", "width"):
@@ -490,12 +493,14 @@ def pretrain_gan(class_images: Tensor, cfg: FewShotGANConfig, steps: int, batch_
                  lr: float = 2e-4, device: str | torch.device = "cpu",
                  progress: bool = False) -> tuple[Params, Params]:
     """Baseline (c): one DCGAN trained with Adam on the images of all training classes pooled
-    (uint8 [C, S, 28, 28]); its weights are then fine-tuned like the meta-initialisation."""
+    (uint8 [C, S, 28, 28]), with the R1 penalty γ = ``cfg.pretrain_r1`` on D (notebook 06) so
+    that it does not collapse; its weights are then fine-tuned like the meta-initialisation."""
     from .train import GANConfig, image_sampler, make_gan_state, train_steps
 
     G, D = make_gan(cfg, device)
     gan_cfg = GANConfig(loss=cfg.loss, lr_g=lr, lr_d=lr, batch_size=batch_size, seed=cfg.seed,
-                        gp_lambda=cfg.gp_lambda, check_every=max(steps, 1))
+                        gp_lambda=cfg.gp_lambda, r1_gamma=cfg.pretrain_r1,
+                        check_every=max(steps, 1))
     state = make_gan_state(G, D, image_sampler(class_images), gan_cfg, device)
     train_steps(state, steps, progress=progress)
     return params_of(G, False), params_of(D, False)

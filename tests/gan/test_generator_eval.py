@@ -196,3 +196,16 @@ def test_cli_eval_is_classes_and_ways_checks(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main([*argv, "--is-classes", "1"])
     assert "is_classes must be an integer >= 2, got 1" in capsys.readouterr().err
+
+
+def test_older_fewshot_gan_files_show_the_pooled_dcgan_as_it_is():
+    """A file without "pretrained_d" (the format before the pooled D was stored): the pooled
+    DCGAN is the method "pretrained", sampled without adaptation (its G is the file's), and the
+    meta-init keeps Reptile's name when the config has no "method"."""
+    old = gan_checkpoint()
+    del old["pretrained_d"], old["config"]["method"]
+    G, _, inits = fewshot_kind.build(old)
+    assert list(inits) == ["reptile_adapted", "meta_init", "scratch", "pretrained"]
+    for name, p in old["pretrained_g"].items():
+        torch.testing.assert_close(inits["pretrained"][0][name], p)
+    assert "pretrained_finetuned" in fewshot_kind.build(gan_checkpoint())[2]

@@ -180,3 +180,18 @@ def test_every_shipped_restorer_reproduces_its_manifest_check(name):
     assert got.keys() == check["psnr"].keys()
     for method, want in check["psnr"].items():
         assert abs(got[method] - want) < 0.05, f"{name} · {method}: {got[method]} vs {want}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", names("fewshot_gan"))
+def test_every_shipped_gan_init_reproduces_its_manifest_check(name, omniglot_test):
+    # reference: the manifest's "check", FD per method and R / δ on 2 classes of Omniglot's test
+    # characters, measured on the shipped float16 file by package_pretrained.py (CPU, seed 0)
+    from metagan_lab import runs
+
+    torch.set_num_threads(1)
+    check = entry(name)["check"]
+    options = runs.EvalOptions(**{k: check[k] for k in ("episodes", "samples", "seed")})
+    got = runs.evaluate(str(HERE / entry(name)["file"]), options, runs.DataOptions("omniglot"))
+    for key, want in check["values"].items():
+        assert got[key] == pytest.approx(want, rel=1e-3, abs=1e-3), f"{name} · {key}"

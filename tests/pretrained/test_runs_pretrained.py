@@ -53,7 +53,8 @@ def test_eval_of_the_shipped_generator_and_restorer(capsys):
     assert main(["eval", "pretrained:fewshot-gan", "--dataset", "glyphs", "--episodes", "2",
                  "--samples", "8", "--device", "cpu", "--quiet", "--json"]) == 0
     fd = json.loads(capsys.readouterr().out)
-    assert {"fd_reptile_adapted", "fd_meta_init", "fd_scratch", "fd_pretrained"} <= fd.keys()
+    assert {"fd_reptile_adapted", "fd_meta_init", "fd_scratch",
+            "fd_pretrained_finetuned"} <= fd.keys()
     assert fd["k_shot"] == 4 and fd["checkpoint"] == "pretrained:fewshot-gan"
     result = runs.evaluate("pretrained:restorer-fomaml",
                            runs.EvalOptions(episodes=2, inner_steps=1, queries=2))

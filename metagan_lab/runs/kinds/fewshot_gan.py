@@ -5,7 +5,8 @@ Format: {"kind": "fewshot_gan", "config": FewShotGANConfig as a dict, "theta_g",
 "pretrained_g", "pretrained_d", "adapt_lr": α per method chosen on validation classes, "k_shot",
 "adapt_steps", "iterations", "dataset"}. Older files hold only the first four (the pooled DCGAN is
 then shown as it is, not fine-tuned); configs without "method" (or "meta_lr", "gp_lambda") are
-Reptile's, with the defaults of ``FewShotGANConfig``.
+Reptile's, with the defaults of ``FewShotGANConfig``; files without "pretrain_r1" trained their
+pooled DCGAN without R1 (γ = 0).
 """
 
 from __future__ import annotations
