@@ -6,8 +6,10 @@ toy2d.py     2-D targets (ring, grid, line, two moons) and 1-D Gaussians for the
 hypergrad.py hypergradient descent: online-learned learning rates of G and D
 train.py     GANConfig, train_steps(state, n), non-finite and mode-collapse checks
 fewshot.py   Reptile-trained GAN (FIGR-like): a class as a two-player task, adaptation from K
-             shots, baselines, evaluation
-             (also MAML / FOMAML outer steps, cfg.method, and WGAN-GP's penalty in D's inner loss)
+             shots (also MAML / FOMAML outer steps, cfg.method, and WGAN-GP's penalty in D's
+             inner loss)
+fewshot_eval.py  the pooled-DCGAN baseline, Fréchet distance per unseen class of any few-shot
+             generator, each method's adaptation α chosen on validation classes
 
 A run that diverges raises ``checks.TrainingDiverged`` (re-exported here), as everywhere.
 metrics.py   Fréchet distance on in-domain features (torchmetrics), sample grids

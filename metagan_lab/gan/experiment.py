@@ -27,17 +27,8 @@ from ..meta.functional import InnerLoop
 from ..models import params_of
 from ..stats import mean_ci95
 from ..types import Params
-from .fewshot import (
-    METHODS,
-    Adapter,
-    FewShotGANConfig,
-    evaluate_fewshot,
-    fd_per_class,
-    make_gan,
-    meta_train_gan,
-    pretrain_gan,
-    select_inner_lr,
-)
+from .fewshot import METHODS, Adapter, FewShotGANConfig, make_gan, meta_train_gan
+from .fewshot_eval import evaluate_fewshot, fd_per_class, pretrain_gan, select_inner_lr
 from .meta_vae import MetaVAEConfig, make_vae, meta_train_vae, vae_adapter
 from .metrics import FeatureNet, feature_net, train_feature_classifier
 from .vae import train_vae

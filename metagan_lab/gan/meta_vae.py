@@ -12,7 +12,7 @@ K shots of an unseen class             adapt_vae(model, θ, shots, inner, seed) 
 x ~ p_φ(x|z), z ~ N(0, I)              vae_generate(model, φ, n, seed) (Bernoulli means)
 
 ``vae_adapter`` wraps adaptation and sampling as the ``adapt_and_generate(shots, n, seed)`` of
-``gan.fewshot.fd_per_class``, so the meta-VAE is measured exactly like the few-shot GANs.
+``gan.fewshot_eval.fd_per_class``, so the meta-VAE is measured exactly like the few-shot GANs.
 Explained in ``notebooks/07_few_shot_generation.ipynb``.
 """
 

@@ -98,7 +98,7 @@ def metric_keys(summary: dict[str, dict[str, float]], single: str | None = None
 
 
 def fd_keys(fd: dict[str, list[float]]) -> dict[str, float]:
-    """method → FD per unseen class (``gan.fewshot.fd_per_class``) → fd_{method} (mean) and
+    """method → FD per unseen class (``gan.fewshot_eval.fd_per_class``) → fd_{method} (mean) and
     fd_{method}_ci95 (``gan.experiment.summarise_fd``), rounded to ``DIGITS``."""
     from ..gan.experiment import summarise_fd
 

@@ -15,13 +15,13 @@ from metagan_lab.gan.fewshot import (
     adapt_gan,
     adapt_gan_task,
     check_k_shot,
-    evaluate_fewshot,
     gan_inner_loop,
     generate,
     make_gan,
     meta_train_gan,
     reptile_gan_step,
 )
+from metagan_lab.gan.fewshot_eval import evaluate_fewshot
 from metagan_lab.gan.losses import discriminator_loss_minimax, generator_loss_nonsaturating
 from metagan_lab.gan.metrics import FeatureNet, frechet_distance, sample_grid
 from metagan_lab.models import params_of

@@ -131,10 +131,10 @@ def adapted_metrics(ckpt: dict, options: EvalOptions, data: DataOptions, device:
                     generators_of) -> dict:
     """The eval keys of a checkpoint of adapted generators (few-shot GAN, meta-VAE):
     ``generators_of(ckpt, steps, device)`` gives method → adapter; each after K shots and k steps
-    gets the Fréchet distance per unseen class (fd_<method>, ``gan.fewshot.fd_per_class``, mean ±
-    95 % CI over the classes), then recognisability and diversity on as many N-way K-shot
+    gets the Fréchet distance per unseen class (fd_<method>, ``gan.fewshot_eval.fd_per_class``,
+    mean ± 95 % CI over the classes), then recognisability and diversity on as many N-way K-shot
     episodes (``runs.generation``; IS with --is-classes)."""
-    from ...gan.fewshot import fd_per_class
+    from ...gan.fewshot_eval import fd_per_class
 
     split, k, steps, classes, feature, name = fd_protocol(ckpt, options, data, device)
     methods, n_fake = generators_of(ckpt, steps, device), options.samples or DEFAULT_FAKE
