@@ -194,4 +194,7 @@ def test_every_shipped_gan_init_reproduces_its_manifest_check(name, omniglot_tes
     options = runs.EvalOptions(**{k: check[k] for k in ("episodes", "samples", "seed")})
     got = runs.evaluate(str(HERE / entry(name)["file"]), options, runs.DataOptions("omniglot"))
     for key, want in check["values"].items():
-        assert got[key] == pytest.approx(want, rel=1e-3, abs=1e-3), f"{name} · {key}"
+        # R is a count of critic decisions (2 classes × 5 ways × 16 samples): another CPU's
+        # rounding may flip a sample or two near a decision boundary; FD and δ are continuous
+        tol = {"abs": 0.03} if "recognisability" in key else {"rel": 0.01, "abs": 1e-3}
+        assert got[key] == pytest.approx(want, **tol), f"{name} · {key}"
