@@ -19,9 +19,9 @@ PIP_INSTALL := $(PY) -m pip install -q --retries 10 --timeout 60
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip || echo "could not upgrade pip: installing with $$($(PY) -m pip --version)"
-	@for attempt in 1 2 3; do \
-		$(PIP_INSTALL) $$($(PY) -m pip install --help | grep -q resume-retries && echo --resume-retries 20) \
-			-e ".[dev]" && exit 0; \
+	@resume=$$($(PY) -m pip install --help | grep -q resume-retries && echo --resume-retries 20); \
+	for attempt in 1 2 3; do \
+		$(PIP_INSTALL) $$resume -e ".[dev]" && exit 0; \
 		echo "pip install failed (attempt $$attempt of 3); retrying in 10 s"; sleep 10; \
 	done; exit 1
 	@touch $(STAMP)

@@ -57,8 +57,7 @@ RUNS: dict[str, list[str]] = {
     # The few-shot GAN (Reptile θ_G, θ_D, the pooled DCGAN) and the restorer inits (notebook 08).
     "fewshot-gan": ["fewshot-gan", "--iterations", "200", "--pretrain-steps", "600",
                     "--pretrain-r1", "1", "--classifier-steps", "150", "--eval-classes", "10",
-                    "--threads", "1",
-                    "--overwrite"],
+                    "--threads", "1", "--overwrite"],
     # The one-shot generator (notebook 07): the warp decoder moves the shot's pixels; targets are
     # the other writers' images of the class (--exclude-shots); the likelihood sees the images
     # through a Gaussian blur (σ = 1 px; β = 0.5 and σ = 1.5 px as a second candidate).
