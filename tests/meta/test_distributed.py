@@ -14,7 +14,7 @@ gradient to be zero up to rounding.
 from __future__ import annotations
 
 import os
-import socket
+import warnings
 
 import pytest
 import torch
@@ -61,29 +61,37 @@ def _run(algorithm: str, dtype: torch.dtype, shard: Shard | None) -> dict[str, t
     return result
 
 
-def _worker(rank: int, world: int, port: int, algorithm: str, dtype: torch.dtype,
+def _worker(rank: int, world: int, store: str, algorithm: str, dtype: torch.dtype,
             path: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    # A file store, not a port picked in advance: under `make test` nbval's kernels bind random
+    # ports at the same time, and one of them can take a port between picking it and binding it.
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
         result = _run(algorithm, dtype, Shard(rank, world))
         if rank == 0:
             torch.save(result, path)
+        dist.barrier()      # neither rank tears gloo down while the other still uses it
+        open(f"{path}.done{rank}", "w").close()
     finally:
         dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-6), (torch.float64, 1e-10)])
 @pytest.mark.parametrize("algorithm", ["maml", "metasgd", "reptile"])
 def test_two_gloo_processes_equal_one_process(tmp_path, algorithm, dtype, tol):
     path = str(tmp_path / "rank0.pt")
-    mp.spawn(_worker, args=(2, _free_port(), algorithm, dtype, path), nprocs=2, join=True)
+    store = str(tmp_path / "store")
+    try:
+        mp.spawn(_worker, args=(2, store, algorithm, dtype, path), nprocs=2, join=True)
+    except mp.ProcessExitedException as exc:
+        # One CI run lost rank 1 to "terminate called without an active exception" (SIGABRT), a
+        # crash in gloo's C++ teardown that 35 local runs under load did not reproduce. A crash
+        # after both ranks passed the final barrier cannot change the saved result; any earlier
+        # one still fails the test.
+        if not all(os.path.exists(f"{path}.done{r}") for r in range(2)):
+            raise
+        warnings.warn(f"gloo crashed while tearing down, after the result was saved: {exc}",
+                      stacklevel=1)
     sharded, single = torch.load(path), _run(algorithm, dtype, None)
     assert sharded.keys() == single.keys()
     if algorithm != "reptile":
