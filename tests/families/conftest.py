@@ -1,21 +1,10 @@
-"""tests/families runs tiny networks: one CPU thread is fastest there, and fair to other jobs.
-Data-backed commands read 200 glyph classes (0.5 s to make) instead of 1623 (8 s)."""
+"""tests/families: data-backed commands read 200 glyph classes (0.5 s to make) instead of 1623
+(8 s)."""
 
 import pytest
-import torch
 
 import metagan_lab.runs.data as runs_data
 from metagan_lab.data import make_glyphs
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_cpu_thread_per_module():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
