@@ -1,7 +1,7 @@
 """Time the lesson notebooks as a student runs them: teaching mode (``METAGAN_LAB_QUICK`` unset),
 ``MPLBACKEND=Agg``, one ``jupyter nbconvert --execute`` subprocess per notebook.
 
-    python scripts/time_notebooks.py                        # notebooks/0*.ipynb, one JSON object
+    python scripts/time_notebooks.py                        # notebooks/NN_*.ipynb, one JSON object
     python scripts/time_notebooks.py notebooks/06_gan_lab.ipynb --timeout 600
     python scripts/time_notebooks.py --exercises --quick    # + exercises with solutions, quick
 
@@ -67,7 +67,7 @@ def time_notebook(path: Path, out_dir: Path, timeout: int, env: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("notebooks", nargs="*", type=Path,
-                   help="notebooks to run (default: notebooks/0*.ipynb)")
+                   help="notebooks to run (default: every lesson, notebooks/NN_*.ipynb)")
     p.add_argument("--exercises", action="store_true",
                    help="also run the exercises with their reference solutions "
                         "(course/source/*/*.ipynb, the nbgrader sources)")
@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
     a = p.parse_args(argv)
 
-    paths = [x.resolve() for x in a.notebooks] or sorted((ROOT / "notebooks").glob("0*.ipynb"))
+    lessons = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [x.resolve() for x in a.notebooks] or lessons
     if a.exercises:
         paths += sorted((ROOT / "course" / "source").glob("*/*.ipynb"))
     missing = [str(x) for x in paths if not x.is_file()]
