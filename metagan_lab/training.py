@@ -48,6 +48,7 @@ class LoopSpec:
     progress: bool = True
     is_writer: bool = True        # False on distributed ranks other than 0: they never write
     callback: Callable[[int, StepResult], None] | None = None
+    start: int = 1                # the first iteration: > 1 when a run resumes from a checkpoint
 
 
 def _kept(last_good: int | None, checkpoint: Path | None) -> str:
@@ -57,16 +58,17 @@ def _kept(last_good: int | None, checkpoint: Path | None) -> str:
 
 
 def run_loop(step: Callable[[int], StepResult], spec: LoopSpec) -> dict:
-    """Call ``step(it)`` for it = 1 … iterations (or until ``max_seconds``); returns the history:
-    ``loss`` and ``step`` (the iterations whose loss was measured), each metric, ``val`` as
+    """Call ``step(it)`` for it = start … iterations (or until ``max_seconds``); returns the
+    history: ``loss`` and ``step`` (the iterations whose loss was measured), each metric, ``val`` as
     (iteration, value) pairs, ``iterations`` run and ``seconds``."""
     from tqdm.auto import tqdm
 
-    history: dict = {"loss": [], "step": [], "val": [], "iterations": 0}
+    history: dict = {"loss": [], "step": [], "val": [], "iterations": spec.start - 1}
     last_good: int | None = None
     start = time.perf_counter()
     past = lambda: spec.max_seconds is not None and time.perf_counter() - start >= spec.max_seconds  # noqa: E731
-    bar = tqdm(range(1, spec.iterations + 1), desc=spec.desc, disable=not spec.progress)
+    bar = tqdm(range(spec.start, spec.iterations + 1), desc=spec.desc, disable=not spec.progress,
+               initial=spec.start - 1, total=spec.iterations)
     for it in bar:
         try:
             result = step(it)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from ..device import resolve_device
 from ..io import atomic_write_json
@@ -25,7 +26,21 @@ from .common import add_common, add_data, emit, load_split, positive_float, posi
 def config_from_args(args: argparse.Namespace, algorithm: str) -> MetaConfig:
     fields = {f.name for f in dataclasses.fields(MetaConfig)} - {"algorithm"}
     values = {name: getattr(args, name) for name in fields if hasattr(args, name)}
+    if values.get("iterations") is None:          # not given: the algorithm's own default
+        values.pop("iterations", None)
     return config_for(algorithm, **values)
+
+
+def resumed_config(args: argparse.Namespace, state: dict) -> MetaConfig:
+    """A resumed run's config: the checkpoint's, with --iterations and --max-seconds when given."""
+    if state.get("kind") != "meta":
+        raise ValueError(f"--resume {args.resume}: not a meta-learning checkpoint")
+    if state["config"]["algorithm"] != args.algorithm:
+        raise ValueError(f"--resume {args.resume}: a {state['config']['algorithm']} checkpoint; "
+                         f"resume it with `metagan-lab train {state['config']['algorithm']}`")
+    given = {name: getattr(args, name) for name in ("iterations", "max_seconds")
+             if getattr(args, name) is not None}
+    return config_for(**{**state["config"], **given})
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -34,33 +49,43 @@ def run_train(args: argparse.Namespace) -> int:
     Under ``torchrun`` each process takes a share of every meta-batch (``meta.distributed``);
     only rank 0 writes and prints.
     """
-    cfg = config_from_args(args, args.algorithm)
+    if args.resume and args.init_from:
+        raise ValueError("--resume and --init-from both name a checkpoint to start from; give "
+                         "one (--resume: the same run goes on; --init-from: a new run from θ)")
+    start_from = None
+    if args.resume or args.init_from:
+        from ..pretrained import load_checkpoint
+
+        start_from = load_checkpoint(args.resume or args.init_from)
+        if start_from.get("kind") != "meta":
+            raise ValueError(f"{'--resume' if args.resume else '--init-from'} "
+                             f"{args.resume or args.init_from}: not a meta-learning checkpoint")
+    cfg = resumed_config(args, start_from) if args.resume else config_from_args(args,
+                                                                                args.algorithm)
     shard = distributed.from_environment(resolve_device(args.device))
     device = distributed.local_device(resolve_device(args.device))
     writer = shard is None or shard.rank == 0
     if shard is not None:
         shard.tasks(cfg.meta_batch)         # every process needs at least one task: fail now
     out = args.out / cfg.algorithm
+    in_place = (bool(args.resume)
+                and Path(args.resume).resolve() == (out / "checkpoint.pt").resolve())
     if writer:
-        prepare_out(out, args.overwrite, ("checkpoint.pt", "results.json"))
-    start_from = None
-    if args.init_from:
-        from ..pretrained import load_checkpoint
-
-        start_from = load_checkpoint(args.init_from)
-        if start_from.get("kind") != "meta":
-            raise ValueError(f"--init-from {args.init_from}: not a meta-learning checkpoint")
+        prepare_out(out, args.overwrite or in_place, ("checkpoint.pt", "results.json"))
     data, split = load_split(args)
     try:
         _, result = run_meta(cfg, split.train, split.val, split.test, device, out,
                              progress=not args.quiet and writer, start_from=start_from,
-                             shard=shard)
+                             shard=shard, resume=bool(args.resume))
     finally:
         distributed.finish(shard)
     if not writer:
         return 0
-    if start_from is not None:
+    if args.init_from:
         result["init_from"] = str(args.init_from)
+    if args.resume:
+        result["resumed_from"] = {"checkpoint": str(args.resume),
+                                  "iteration": start_from["iteration"]}
     result.update(dataset=data.source, checkpoint=str(out / "checkpoint.pt"),
                   processes=shard.world if shard else 1)
     atomic_write_json(result, out / "results.json")
@@ -120,13 +145,20 @@ def register(groups: dict) -> None:
                        help="β, Adam's learning rate on the outer loss")
         p.add_argument("--alpha-lr", type=positive_float, default=None,
                        help="Meta-SGD: Adam's learning rate for α (default: --meta-lr)")
-        p.add_argument("--iterations", type=positive_int, default=defaults.iterations)
+        p.add_argument("--iterations", type=positive_int, default=None,
+                       help=f"outer steps (default: {defaults.iterations}; with --resume, the "
+                            "checkpoint run's)")
         p.add_argument("--max-seconds", type=positive_float, default=None,
                        help="stop meta-training after this many seconds of wall time "
                             "(validation included), then test")
         p.add_argument("--init-from", default=None,
-                       help="continue from a checkpoint's θ (and α): a .pt file or "
+                       help="start a new run from a checkpoint's θ (and α): a .pt file or "
                             "pretrained:<name>; Adam starts afresh")
+        p.add_argument("--resume", default=None,
+                       help="go on with the run of this checkpoint.pt (e.g. after an "
+                            "interruption, or with a larger --iterations): its config, Adam "
+                            "state, episode stream and Reptile ε; other training options are "
+                            "ignored, --max-seconds counts from now")
         p.add_argument("--val-every", type=positive_int, default=defaults.val_every)
         p.add_argument("--val-tasks", type=positive_int, default=defaults.val_tasks)
         p.add_argument("--test-tasks", type=positive_int, default=defaults.test_tasks)

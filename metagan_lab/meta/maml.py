@@ -109,6 +109,13 @@ class GradientOuterStep:
             self.optimizer.step()
         return loss_value, acc.mean().item()
 
+    def state_dict(self) -> dict:
+        """Adam's moments and step counts: what a resumed run needs besides θ and α."""
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state)
+
 
 def first_order_of(inner: InnerLoop) -> InnerLoop:
     """The same inner loop with constant inner gradients (evaluation needs no second order)."""

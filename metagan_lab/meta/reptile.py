@@ -84,6 +84,13 @@ class ReptileOuterStep:
     def __init__(self, learner, engine: Engine, shard=None) -> None:
         self.learner, self.engine, self.shard = learner, engine, shard
 
+    def state_dict(self) -> dict:
+        """Nothing besides θ: ε_t follows from the run's progress (``done``)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
     def __call__(self, episode: Episode, it: int, done: float) -> tuple[float | None,
                                                                         float | None]:
         learner, cfg = self.learner, self.learner.config

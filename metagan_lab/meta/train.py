@@ -151,7 +151,7 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
                device: str | torch.device = "cpu", out: str | Path | None = None,
                progress: bool = True,
                callback: Callable[[int, float, float], None] | None = None,
-               shard=None) -> dict:
+               shard=None, resume: dict | None = None) -> dict:
     """Run ``config.iterations`` outer steps, or fewer when ``config.max_seconds`` of wall time
     (validation included) run out first; then it validates once more and stops. Returns the
     history: ``loss``/``accuracy`` at the iterations in ``step`` (Reptile measures them every
@@ -159,8 +159,13 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
 
     ``callback(iteration, loss, accuracy)`` runs after every step that measured a loss (the
     notebooks' live plot). With ``out`` set, ``out/checkpoint.pt`` holds the last validated state
-    whose weights are finite. ``shard`` (``meta.distributed``) splits each meta-batch over
-    processes; only rank 0 writes.
+    whose weights are finite, and with it what a resumed run needs (``resume_state``). ``shard``
+    (``meta.distributed``) splits each meta-batch over processes; only rank 0 writes.
+
+    ``resume``: such a checkpoint, whose θ and α the learner already holds (``resume_learner``);
+    the run goes on from the iteration after it with the same Adam moments, episode stream and
+    Reptile ε, so an iteration budget resumed gives what the run would have given unbroken.
+    ``max_seconds`` counts from this call.
     """
     cfg = learner.config
     shots = cfg.shots_while_training
@@ -168,12 +173,16 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
     sampler = EpisodeSampler(train, cfg.n_way, shots, cfg.n_query, cfg.meta_batch,
                              cfg.seed, device)
     outer = ALGORITHMS[cfg.algorithm].outer_step(learner, learner.engine(), shard)
+    first, progress_made = 1, {"done": 0.0}
+    if resume is not None:
+        first = _resume(resume, cfg, outer, sampler, progress_made)
     start = time.perf_counter()
 
     def step(it: int) -> StepResult:
-        done = (it - 1) / cfg.iterations                      # Reptile anneals ε over the run,
-        if cfg.max_seconds is not None:                       # or over the time when limited
+        done = max(progress_made["done"], (it - 1) / cfg.iterations)  # Reptile anneals ε over
+        if cfg.max_seconds is not None:                    # the run, or over the time if limited
             done = max(done, (time.perf_counter() - start) / cfg.max_seconds)
+        progress_made["done"] = done
         loss, acc = outer(next(sampler), it, done)
         if loss is not None and callback is not None:
             callback(it, loss, acc)
@@ -183,12 +192,38 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
                 lambda: evaluate_meta(learner, val, cfg.val_tasks, seed=cfg.seed + 7).mean().item())
     spec = LoopSpec(iterations=cfg.iterations,
                     params=lambda: learner.trainable,
-                    state=learner.state, validate=validate, val_every=cfg.val_every,
+                    state=lambda it: {**learner.state(it), "resume": resume_state(
+                        outer, sampler, progress_made["done"])},
+                    validate=validate, val_every=cfg.val_every, start=first,
                     checkpoint=Path(out) / "checkpoint.pt" if out is not None else None,
                     max_seconds=cfg.max_seconds, desc=cfg.algorithm, fix=_fix(cfg),
                     loss_limit=CROSS_ENTROPY_LIMIT,
                     progress=progress, is_writer=shard is None or shard.rank == 0)
     return run_loop(step, spec)
+
+
+def resume_state(outer, sampler: EpisodeSampler, done: float) -> dict:
+    """What a checkpoint holds besides θ and α so that training can go on as if unbroken: the
+    outer optimiser's state, the episode sampler's random state, Reptile's progress ``done``."""
+    return {"outer": outer.state_dict(), "sampler": sampler.generator.get_state(), "done": done}
+
+
+def _resume(state: dict, cfg: MetaConfig, outer, sampler: EpisodeSampler,
+            progress_made: dict) -> int:
+    """Load ``resume_state`` into the outer step and the sampler; the first iteration to run."""
+    if "resume" not in state:
+        raise ValueError(f"this checkpoint (iteration {state.get('iteration')}) holds no "
+                         "optimiser state (written before resuming existed, or packaged as a "
+                         "shipped model); continue from its weights with --init-from instead")
+    first = state["iteration"] + 1
+    if first > cfg.iterations:
+        raise ValueError(f"the checkpoint is at iteration {state['iteration']}, and this run "
+                         f"stops at --iterations {cfg.iterations}; pass a larger --iterations "
+                         "to train more")
+    outer.load_state_dict(state["resume"]["outer"])
+    sampler.generator.set_state(state["resume"]["sampler"])
+    progress_made["done"] = state["resume"]["done"]
+    return first
 
 
 def meta_test(learner: MetaLearner, test: ClassImages, n_tasks: int | None = None,
@@ -240,17 +275,19 @@ def check_splits(cfg: MetaConfig, train: ClassImages, val: ClassImages | None,
 def run_meta(cfg: MetaConfig, train: ClassImages, val: ClassImages | None, test: ClassImages,
              device: str | torch.device = "cpu", out: str | Path | None = None,
              progress: bool = True, start_from: dict | None = None,
-             shard=None) -> tuple[MetaLearner, dict]:
+             shard=None, resume: bool = False) -> tuple[MetaLearner, dict]:
     """Meta-train then meta-test; returns the learner and a result dict (accuracy, ci95, …).
 
-    ``start_from``: a checkpoint dict whose θ (and α) the training continues from.
+    ``start_from``: a checkpoint dict whose θ (and α) the training continues from; with
+    ``resume`` it goes on as that run would have (``meta_train``'s ``resume``).
     """
     check_splits(cfg, train, val, test)
     learner = new_learner(cfg, device)
     if start_from is not None:
         init_from(learner, start_from)
     start = time.perf_counter()
-    history = meta_train(learner, train, val, device, out, progress, shard=shard)
+    history = meta_train(learner, train, val, device, out, progress, shard=shard,
+                         resume=start_from if resume else None)
     seconds = time.perf_counter() - start
     result = {"algorithm": cfg.algorithm, **meta_test(learner, test),
               "seconds": round(seconds, 2), "iterations": history["iterations"],

@@ -92,8 +92,10 @@ def _map_floats(obj: Any, dtype: torch.dtype) -> Any:
 
 
 def save_for_shipping(checkpoint: dict, path: str | Path) -> Path:
-    """Write a CLI checkpoint with its floating tensors as float16 (half the bytes)."""
-    return atomic_save(_map_floats(checkpoint, torch.float16), path)
+    """Write a CLI checkpoint with its floating tensors as float16 (half the bytes), without the
+    optimiser state kept for resuming (``resume``: twice θ's size, of no use to a shipped model)."""
+    kept = {k: v for k, v in checkpoint.items() if k != "resume"}
+    return atomic_save(_map_floats(kept, torch.float16), path)
 
 
 def load_checkpoint(spec: str | Path) -> dict:
