@@ -51,6 +51,21 @@ class LoopSpec:
     start: int = 1                # the first iteration: > 1 when a run resumes from a checkpoint
 
 
+def resume_start(state: dict, iterations: int) -> int:
+    """The first iteration of a run resumed from checkpoint ``state`` (which must hold the
+    ``resume`` entry its training loop writes) that stops at ``iterations``."""
+    if "resume" not in state:
+        raise ValueError(f"this checkpoint (iteration {state.get('iteration')}) holds no "
+                         "optimiser state (written before resuming existed, or packaged as a "
+                         "shipped model); it cannot be resumed: start a new run (MAML and its kin: "
+                         "--init-from starts one from its weights)")
+    if state["iteration"] >= iterations:
+        raise ValueError(f"the checkpoint is at iteration {state['iteration']}, and this run "
+                         f"stops at --iterations {iterations}; pass a larger --iterations "
+                         "to train more")
+    return state["iteration"] + 1
+
+
 def _kept(last_good: int | None, checkpoint: Path | None) -> str:
     if last_good is None or checkpoint is None:
         return "no checkpoint was written"

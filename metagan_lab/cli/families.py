@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from ..device import resolve_device
 from ..fewshot.episodic import EpisodicConfig, Method, evaluate_episodic, train_episodic
+from ..io import safe_load
 from ..methods import METHODS
 from ..runs import check_fits, prepare_out, write_result
 from .common import add_common, add_data, emit, load_split, positive_float, positive_int
@@ -58,22 +60,39 @@ def flag(name: str) -> str:
 def config_from_args(args: argparse.Namespace, method: Method) -> EpisodicConfig:
     values = {field: getattr(args, field) for field, _, _ in SHARED.values()}
     values.update({f.name: getattr(args, f.name) for f in own_fields(method.config)})
+    if values["iterations"] is None:            # not given: the method's own default
+        del values["iterations"]
     return method.config(**values, seed=args.seed)
+
+
+def resumed_config(args: argparse.Namespace, method: Method, state: dict) -> EpisodicConfig:
+    """A resumed run's config: the checkpoint's, with --iterations and --max-seconds when given."""
+    if state.get("kind") != "episodic" or state.get("method") != method.name:
+        what = state.get("method") or state.get("kind") or "unknown"
+        raise ValueError(f"--resume {args.resume}: a {what} checkpoint, not {method.name}'s; "
+                         f"resume it with the command that made it")
+    given = {name: getattr(args, name) for name in ("iterations", "max_seconds")
+             if getattr(args, name) is not None}
+    return method.config(**{**state["config"], **given})
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Check --out and the episode shapes, train, test; ``out/<method>/checkpoint.pt`` (the last
     validated finite state) and ``results.json``."""
     method = METHODS[args.algorithm]
-    cfg = config_from_args(args, method)
-    out = prepare_out(args.out / method.name, args.overwrite, (CHECKPOINT, RESULTS))
+    state = safe_load(args.resume) if args.resume else None
+    cfg = (resumed_config(args, method, state) if state is not None
+           else config_from_args(args, method))
+    in_place = (state is not None and Path(args.resume).resolve()
+                == (args.out / method.name / CHECKPOINT).resolve())
+    out = prepare_out(args.out / method.name, args.overwrite or in_place, (CHECKPOINT, RESULTS))
     device = resolve_device(args.device)
     data, split = load_split(args)
     if method.sample is None:           # episodes while training (the baselines: class batches)
         check_fits(split.train, "training", cfg.n_way, cfg.k_shot, cfg.n_query)
     check_fits(split.test, "test", cfg.n_way, cfg.k_shot, 1)
     learner, history = train_episodic(method, cfg, split.train, split.val, device, out,
-                                      progress=not args.quiet)
+                                      progress=not args.quiet, resume=state)
     result = evaluate_episodic(learner, split.test, seed=cfg.seed + TEST_SEED_OFFSET,
                                progress=not args.quiet)
     result.update(paper=method.paper, dataset=data.source, device=str(device),
@@ -81,6 +100,8 @@ def run_train(args: argparse.Namespace) -> int:
                   final_train_loss=history["loss"][-1],
                   val_accuracy=history["val"][-1][1] if history["val"] else None,
                   checkpoint=str(out / CHECKPOINT))
+    if state is not None:
+        result["resumed_from"] = {"checkpoint": str(args.resume), "iteration": state["iteration"]}
     write_result(result, out / RESULTS)
     emit(result, args.json)
     return 0
@@ -107,7 +128,17 @@ def register(groups: dict) -> None:
         add_common(p, overwrite=True)
         add_data(p)
         for option, (field, kind, text) in SHARED.items():
-            p.add_argument(option, dest=field, type=kind, default=getattr(defaults, field),
-                           help=text)
+            if field == "iterations":               # None: the default, or the resumed run's
+                p.add_argument(option, dest=field, type=kind, default=None,
+                               help=f"{text} (default: {defaults.iterations}; with --resume, "
+                                    "the checkpoint run's)")
+            else:
+                p.add_argument(option, dest=field, type=kind, default=getattr(defaults, field),
+                               help=text)
+        p.add_argument("--resume", type=Path, default=None,
+                       help="go on with the run of this checkpoint.pt (after an interruption, or "
+                            "with a larger --iterations): its config, Adam state and random "
+                            "streams; other training options are ignored, --max-seconds counts "
+                            "from now")
         _add_own(p, method.config)
         p.set_defaults(run=run_train, algorithm=name)

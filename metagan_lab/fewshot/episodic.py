@@ -35,7 +35,7 @@ from ..data.images import ClassImages
 from ..models.conv4 import seeded
 from ..stats import mean_ci95
 from ..tasks.episodes import check_episode_shape, sample_episode
-from ..training import LoopSpec, StepResult, run_loop
+from ..training import LoopSpec, StepResult, resume_start, run_loop
 from ..types import Episode
 from .protonet import accuracy, check_labels
 
@@ -189,17 +189,35 @@ def _fix(cfg: EpisodicConfig) -> str:
     return f"lower the learning rate (now {cfg.lr:g}) or train in float64"
 
 
+def _resume(state: dict, cfg: EpisodicConfig, model: nn.Module, optimizer, schedule,
+            streams: dict[str, torch.Generator]) -> int:
+    """Load a checkpoint's weights, Adam and schedule state and random streams; the first
+    iteration to run."""
+    first = resume_start(state, cfg.iterations)
+    model.load_state_dict(state["state_dict"])
+    optimizer.load_state_dict(state["resume"]["optimizer"])
+    if schedule is not None:
+        schedule.load_state_dict(state["resume"]["schedule"])
+    for name, g in streams.items():
+        g.set_state(state["resume"]["random"][name])
+    return first
+
+
 def train_episodic(method: Method, cfg: EpisodicConfig, train: ClassImages,
                    val: ClassImages | None = None, device: str | torch.device = "cpu",
                    out: str | Path | None = None, progress: bool = True,
-                   callback: Callable[[int, float, float], None] | None = None
-                   ) -> tuple[EpisodicLearner, dict]:
+                   callback: Callable[[int, float, float], None] | None = None,
+                   resume: dict | None = None) -> tuple[EpisodicLearner, dict]:
     """Adam on the method's loss for ``cfg.iterations`` steps (or ``cfg.max_seconds``).
 
     Validation accuracy on ``val`` every ``cfg.val_every`` steps; with ``out`` set,
     ``out/checkpoint.pt`` holds the last validated state whose weights are finite. A NaN or
     exploding loss raises ``TrainingDiverged`` before its step is applied.
     ``callback(step, loss, accuracy)`` runs after every step. Returns (learner, history).
+
+    ``resume``: a checkpoint of this function (``out/checkpoint.pt``); training goes on from the
+    iteration after it with its weights, Adam's state, the learning-rate schedule and the random
+    streams (episodes, MANN's orders), as the unbroken run would. ``max_seconds`` counts from now.
     """
     if method.setup is not None:
         cfg = method.setup(cfg, train)
@@ -214,6 +232,10 @@ def train_episodic(method: Method, cfg: EpisodicConfig, train: ClassImages,
                 if cfg.lr_halve_every else None)
     images = train.images.to(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    streams = {"episodes": gen}
+    if isinstance(getattr(model, "order_generator", None), torch.Generator):
+        streams["orders"] = model.order_generator                   # MANN's support orders
+    first = 1 if resume is None else _resume(resume, cfg, model, optimizer, schedule, streams)
     draw = method.sample or sample_episodes
     prepared = {"at": None, "now": 0}
 
@@ -242,14 +264,17 @@ def train_episodic(method: Method, cfg: EpisodicConfig, train: ClassImages,
 
     def state(it: int) -> dict:
         prepare()
-        return learner.state(it, train.source)
+        return {**learner.state(it, train.source), "resume": {
+            "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict() if schedule is not None else None,
+            "random": {name: g.get_state() for name, g in streams.items()}}}
 
     spec = LoopSpec(iterations=cfg.iterations, params=lambda: dict(model.named_parameters()),
                     state=state, validate=None if val is None else validate,
                     val_every=cfg.val_every,
                     checkpoint=Path(out) / "checkpoint.pt" if out is not None else None,
                     max_seconds=cfg.max_seconds, desc=method.name, fix=_fix(cfg),
-                    loss_limit=LOSS_LIMIT, progress=progress)
+                    loss_limit=LOSS_LIMIT, progress=progress, start=first)
     history = run_loop(step, spec)
     prepare()
     model.eval()

@@ -23,7 +23,7 @@ from ..data.images import ClassImages
 from ..models import Conv4, params_of, seeded
 from ..stats import mean_ci95
 from ..tasks.episodes import EpisodeSampler, check_episode_shape
-from ..training import LoopSpec, StepResult, run_loop
+from ..training import LoopSpec, StepResult, resume_start, run_loop
 from ..types import Episode, Params
 from .anil import head_names
 from .config import MetaConfig
@@ -211,15 +211,7 @@ def resume_state(outer, sampler: EpisodeSampler, done: float) -> dict:
 def _resume(state: dict, cfg: MetaConfig, outer, sampler: EpisodeSampler,
             progress_made: dict) -> int:
     """Load ``resume_state`` into the outer step and the sampler; the first iteration to run."""
-    if "resume" not in state:
-        raise ValueError(f"this checkpoint (iteration {state.get('iteration')}) holds no "
-                         "optimiser state (written before resuming existed, or packaged as a "
-                         "shipped model); continue from its weights with --init-from instead")
-    first = state["iteration"] + 1
-    if first > cfg.iterations:
-        raise ValueError(f"the checkpoint is at iteration {state['iteration']}, and this run "
-                         f"stops at --iterations {cfg.iterations}; pass a larger --iterations "
-                         "to train more")
+    first = resume_start(state, cfg.iterations)
     outer.load_state_dict(state["resume"]["outer"])
     sampler.generator.set_state(state["resume"]["sampler"])
     progress_made["done"] = state["resume"]["done"]

@@ -86,7 +86,7 @@ def test_resume_refuses_a_finished_run_and_a_file_without_optimiser_state(tmp_pa
         meta_train(init_from(new_learner(_config("maml", 3)), state), data, progress=False,
                    resume=state)
     bare = {k: v for k, v in state.items() if k != "resume"}
-    with pytest.raises(ValueError, match="no optimiser state.*--init-from"):
+    with pytest.raises(ValueError, match="no optimiser state.*start a new run"):
         meta_train(init_from(new_learner(_config("maml")), bare), data, progress=False,
                    resume=bare)
 
