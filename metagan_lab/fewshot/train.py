@@ -6,7 +6,9 @@ infinite raises ``checks.TrainingDiverged`` before the step is applied.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -16,7 +18,7 @@ from ..data.images import ClassImages
 from ..models.conv4 import Conv4, seeded
 from ..stats import mean_ci95
 from ..tasks.episodes import check_episode_shape, sample_episode
-from ..training import LoopSpec, StepResult, run_loop
+from ..training import LoopSpec, StepResult, resume_start, run_loop
 from .protonet import accuracy, protonet_episode_logits, protonet_loss
 
 
@@ -38,6 +40,16 @@ class ProtoNetConfig:
         positive_number("lr", self.lr, "try 1e-3 (Adam, Snell et al.)")
 
 
+@dataclass
+class Checkpointing:
+    """Save a training run every ``every`` episodes to ``path``: ``fields(encoder)`` (the
+    checkpoint format, e.g. ``runs.kinds.protonet.checkpoint``) plus what resuming needs."""
+
+    path: Path
+    fields: Callable[[nn.Module], dict]
+    every: int = 500
+
+
 def protonet_step(encoder: nn.Module, optimizer: torch.optim.Optimizer, episode,
                   n_way: int, distance: str) -> tuple[float, float]:
     """One Adam step on the ProtoNet loss of an episode batch; returns (loss, accuracy)."""
@@ -53,12 +65,15 @@ def protonet_step(encoder: nn.Module, optimizer: torch.optim.Optimizer, episode,
 
 
 def train_protonet(cfg: ProtoNetConfig, train: ClassImages, device: str | torch.device = "cpu",
-                   progress: bool = True, callback=None, encoder: nn.Module | None = None
+                   progress: bool = True, callback=None, encoder: nn.Module | None = None,
+                   checkpoint: Checkpointing | None = None, resume: dict | None = None
                    ) -> tuple[nn.Module, dict[str, list[float]]]:
     """Train a Conv-4 encoder with the ProtoNet loss. Returns (encoder, history).
 
     ``callback(step, loss, acc)`` (steps from 0) is called after every step (the notebooks' live
     plot); pass ``encoder`` to continue training one. Runs on ``training.run_loop``.
+    ``checkpoint``: where and how often to save the run (with Adam's state, the schedule and the
+    episode stream); ``resume``: such a checkpoint, from which the run goes on as if unbroken.
     """
     check_episode_shape(cfg.n_way, cfg.k_shot, cfg.n_query, train.n_classes, train.n_samples)
     device = torch.device(device)
@@ -69,6 +84,18 @@ def train_protonet(cfg: ProtoNetConfig, train: ClassImages, device: str | torch.
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_halve_every, gamma=0.5)
     images = train.images.to(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    first = 1
+    if resume is not None:
+        first = resume_start(resume, cfg.iterations)
+        encoder.load_state_dict(resume["state_dict"])
+        optimizer.load_state_dict(resume["resume"]["optimizer"])
+        schedule.load_state_dict(resume["resume"]["schedule"])
+        gen.set_state(resume["resume"]["episodes"])
+
+    def state(it: int) -> dict:
+        return {**checkpoint.fields(encoder), "iteration": it, "resume": {
+            "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+            "episodes": gen.get_state()}}
 
     def step(it: int) -> StepResult:
         episode = sample_episode(images, cfg.n_way, cfg.k_shot, cfg.n_query, 1, gen)
@@ -80,7 +107,10 @@ def train_protonet(cfg: ProtoNetConfig, train: ClassImages, device: str | torch.
 
     spec = LoopSpec(iterations=cfg.iterations, params=lambda: dict(encoder.named_parameters()),
                     desc="ProtoNet", fix=f"lower the learning rate (now {cfg.lr:g})",
-                    progress=progress)
+                    progress=progress, start=first,
+                    state=state if checkpoint is not None else None,
+                    checkpoint=checkpoint.path if checkpoint is not None else None,
+                    val_every=checkpoint.every if checkpoint is not None else 100)
     history = run_loop(step, spec)
     return encoder, {"loss": history["loss"], "accuracy": history.get("accuracy", [])}
 

@@ -178,3 +178,32 @@ def test_every_command_takes_threads_and_main_applies_it(monkeypatch):
     assert seen == [1]
     with pytest.raises(SystemExit):
         main(["train", "restore", "--threads", "0"])
+
+
+def test_train_protonet_checkpoints_as_it_goes_and_resumes_as_if_unbroken(tmp_path, offline,
+                                                                         small_glyphs, capsys):
+    """Reference: the unbroken run. 4 episodes, then resumed to 8, end with exactly the weights
+    of 8 in one go (Adam's state, the halving schedule and the episode stream are in the
+    file)."""
+    base = ["train", "protonet", "--dataset", "glyphs", "--ways", "3", "--queries", "2",
+            "--test-episodes", "4", "--device", "cpu", "--json", "--quiet", "--threads", "1",
+            "--lr-halve-every", "3", "--checkpoint-every", "2"]
+    assert main([*base, "--iterations", "8", "--out", str(tmp_path / "unbroken")]) == 0
+    assert main([*base, "--iterations", "4", "--out", str(tmp_path / "split")]) == 0
+    checkpoint = tmp_path / "split" / "protonet.pt"
+    assert torch.load(checkpoint, weights_only=True)["iteration"] == 4
+    capsys.readouterr()
+    assert main([*base, "--iterations", "8", "--resume", str(checkpoint), "--lr", "0.5",
+                 "--out", str(tmp_path / "split")]) == 0     # in place; --lr is the run's
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["iterations"] == 8
+    assert result["resumed_from"] == {"checkpoint": str(checkpoint), "iteration": 4}
+    expected = torch.load(tmp_path / "unbroken" / "protonet.pt", weights_only=True)
+    got = torch.load(checkpoint, weights_only=True)
+    assert got["iteration"] == 8 and got["config"] == expected["config"]
+    for name, value in expected["state_dict"].items():
+        assert torch.equal(value, got["state_dict"][name]), name
+
+    with pytest.raises(SystemExit):
+        main([*base, "--resume", str(checkpoint), "--out", str(tmp_path / "other")])
+    assert "at iteration 8, and this run stops at --iterations 8" in capsys.readouterr().err
