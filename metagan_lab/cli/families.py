@@ -58,10 +58,9 @@ def flag(name: str) -> str:
 
 
 def config_from_args(args: argparse.Namespace, method: Method) -> EpisodicConfig:
-    values = {field: getattr(args, field) for field, _, _ in SHARED.values()}
+    values = {field: getattr(args, field) for field, _, _ in SHARED.values()
+              if hasattr(args, field)}          # --iterations not given: the method's own
     values.update({f.name: getattr(args, f.name) for f in own_fields(method.config)})
-    if values["iterations"] is None:            # not given: the method's own default
-        del values["iterations"]
     return method.config(**values, seed=args.seed)
 
 
@@ -71,9 +70,8 @@ def resumed_config(args: argparse.Namespace, method: Method, state: dict) -> Epi
         what = state.get("method") or state.get("kind") or "unknown"
         raise ValueError(f"--resume {args.resume}: a {what} checkpoint, not {method.name}'s; "
                          f"resume it with the command that made it")
-    given = {name: getattr(args, name) for name in ("iterations", "max_seconds")
-             if getattr(args, name) is not None}
-    return method.config(**{**state["config"], **given})
+    given = {name: getattr(args, name, None) for name in ("iterations", "max_seconds")}
+    return method.config(**{**state["config"], **{k: v for k, v in given.items() if v is not None}})
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -128,8 +126,8 @@ def register(groups: dict) -> None:
         add_common(p, overwrite=True)
         add_data(p)
         for option, (field, kind, text) in SHARED.items():
-            if field == "iterations":               # None: the default, or the resumed run's
-                p.add_argument(option, dest=field, type=kind, default=None,
+            if field == "iterations":               # absent: the default, or the resumed run's
+                p.add_argument(option, dest=field, type=kind, default=argparse.SUPPRESS,
                                help=f"{text} (default: {defaults.iterations}; with --resume, "
                                     "the checkpoint run's)")
             else:

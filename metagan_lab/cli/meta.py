@@ -26,9 +26,7 @@ from .common import add_common, add_data, emit, load_split, positive_float, posi
 def config_from_args(args: argparse.Namespace, algorithm: str) -> MetaConfig:
     fields = {f.name for f in dataclasses.fields(MetaConfig)} - {"algorithm"}
     values = {name: getattr(args, name) for name in fields if hasattr(args, name)}
-    if values.get("iterations") is None:          # not given: the algorithm's own default
-        values.pop("iterations", None)
-    return config_for(algorithm, **values)
+    return config_for(algorithm, **values)      # --iterations not given: the algorithm's own
 
 
 def resumed_config(args: argparse.Namespace, state: dict) -> MetaConfig:
@@ -38,9 +36,8 @@ def resumed_config(args: argparse.Namespace, state: dict) -> MetaConfig:
     if state["config"]["algorithm"] != args.algorithm:
         raise ValueError(f"--resume {args.resume}: a {state['config']['algorithm']} checkpoint; "
                          f"resume it with `metagan-lab train {state['config']['algorithm']}`")
-    given = {name: getattr(args, name) for name in ("iterations", "max_seconds")
-             if getattr(args, name) is not None}
-    return config_for(**{**state["config"], **given})
+    given = {name: getattr(args, name, None) for name in ("iterations", "max_seconds")}
+    return config_for(**{**state["config"], **{k: v for k, v in given.items() if v is not None}})
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -145,7 +142,7 @@ def register(groups: dict) -> None:
                        help="β, Adam's learning rate on the outer loss")
         p.add_argument("--alpha-lr", type=positive_float, default=None,
                        help="Meta-SGD: Adam's learning rate for α (default: --meta-lr)")
-        p.add_argument("--iterations", type=positive_int, default=None,
+        p.add_argument("--iterations", type=positive_int, default=argparse.SUPPRESS,
                        help=f"outer steps (default: {defaults.iterations}; with --resume, the "
                             "checkpoint run's)")
         p.add_argument("--max-seconds", type=positive_float, default=None,

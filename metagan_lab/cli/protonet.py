@@ -31,7 +31,7 @@ def episode_args(p: argparse.ArgumentParser, queries: int) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ProtoNetConfig:
     return ProtoNetConfig(n_way=args.train_ways or args.ways, k_shot=args.shots,
-                          n_query=args.queries, iterations=args.iterations or ITERATIONS,
+                          n_query=args.queries, iterations=getattr(args, "iterations", ITERATIONS),
                           lr=args.lr, lr_halve_every=args.lr_halve_every, distance=args.distance,
                           seed=args.seed)
 
@@ -42,7 +42,7 @@ def resumed_config(args: argparse.Namespace, state: dict) -> ProtoNetConfig:
         raise ValueError(f"--resume {args.resume}: not a ProtoNet checkpoint (kind "
                          f"{state.get('kind')!r}); resume it with the command that made it")
     cfg = ProtoNetConfig(**state["config"])
-    return dataclasses.replace(cfg, iterations=args.iterations or cfg.iterations)
+    return dataclasses.replace(cfg, iterations=getattr(args, "iterations", cfg.iterations))
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -89,7 +89,7 @@ def register(groups: dict) -> None:
     episode_args(p, queries=15)
     p.add_argument("--train-ways", type=positive_int, default=None,
                    help="ways during training (Snell et al.: 60 for 1-shot); default = --ways")
-    p.add_argument("--iterations", type=positive_int, default=None,
+    p.add_argument("--iterations", type=positive_int, default=argparse.SUPPRESS,
                    help=f"training episodes (default: {ITERATIONS}; with --resume, the "
                         "checkpoint run's)")
     p.add_argument("--checkpoint-every", type=positive_int, default=500,

@@ -9,6 +9,8 @@ import json
 import pytest
 import torch
 
+import metagan_lab.cli.families as cli_families
+import metagan_lab.cli.meta as cli_meta
 from metagan_lab import runs
 from metagan_lab.algorithms import ALGORITHMS, FAMILIES, by_family
 from metagan_lab.cli import build_parser, main
@@ -100,6 +102,12 @@ def test_the_one_table_lists_every_algorithm_with_its_family():
         args = build_parser().parse_args(["train", name])
         assert args.n_way == config_for(name).n_way and args.n_query == config_for(name).n_query
         assert args.lr == config_for(name).lr
+        # --iterations is absent unless given (so --resume can take the checkpoint run's)
+        assert cli_families.config_from_args(args, METHODS[name]).iterations == \
+            config_for(name).iterations
+    for name in META:
+        args = build_parser().parse_args(["train", name])
+        assert cli_meta.config_from_args(args, name).iterations == META[name].config().iterations
 
 
 def test_checkpoints_with_nan_weights_are_refused(small_glyphs, tmp_path, capsys):
