@@ -18,6 +18,7 @@ __all__ = ["DISTANCES", "accuracy", "cosine_similarity", "protonet_episode_logit
            "protonet_logits", "protonet_loss", "prototypes", "squared_distances"]
 
 from .train import (  # noqa: E402
+    Checkpointing,
     ProtoNetConfig,
     encoder_from_checkpoint,
     evaluate_protonet,
@@ -25,8 +26,8 @@ from .train import (  # noqa: E402
     train_protonet,
 )
 
-__all__ += ["ProtoNetConfig", "encoder_from_checkpoint", "evaluate_protonet", "protonet_step",
-            "train_protonet"]
+__all__ += ["Checkpointing", "ProtoNetConfig", "encoder_from_checkpoint", "evaluate_protonet",
+            "protonet_step", "train_protonet"]
 
 from .episodic import (  # noqa: E402
     FAMILIES,

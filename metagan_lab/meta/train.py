@@ -162,7 +162,7 @@ def meta_train(learner: MetaLearner, train: ClassImages, val: ClassImages | None
     whose weights are finite, and with it what a resumed run needs (``resume_state``). ``shard``
     (``meta.distributed``) splits each meta-batch over processes; only rank 0 writes.
 
-    ``resume``: such a checkpoint, whose θ and α the learner already holds (``resume_learner``);
+    ``resume``: such a checkpoint, whose θ and α the learner already holds (``init_from``);
     the run goes on from the iteration after it with the same Adam moments, episode stream and
     Reptile ε, so an iteration budget resumed gives what the run would have given unbroken.
     ``max_seconds`` counts from this call.
