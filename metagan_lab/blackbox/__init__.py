@@ -19,9 +19,11 @@ from .hypernet import (
     hypernet_loss,
 )
 from .mann import (
+    LABELS,
     MANN,
     LabelSequence,
     accuracy_by_instance,
+    current_labels,
     instance_index,
     label_sequence,
     mann_instance_accuracy,
@@ -30,7 +32,7 @@ from .mann import (
     mann_sequence,
 )
 
-__all__ = ["MANN", "HyperNet", "LabelSequence", "accuracy_by_instance", "adapt_head",
-           "class_embeddings", "generate_head", "generated_head", "head_images", "head_logits",
-           "head_steps", "hypernet_logits", "hypernet_loss", "instance_index", "label_sequence",
-           "mann_instance_accuracy", "mann_logits", "mann_loss", "mann_sequence"]
+__all__ = ["LABELS", "MANN", "HyperNet", "LabelSequence", "accuracy_by_instance", "adapt_head",
+           "class_embeddings", "current_labels", "generate_head", "generated_head", "head_images",
+           "head_logits", "head_steps", "hypernet_logits", "hypernet_loss", "instance_index",
+           "label_sequence", "mann_instance_accuracy", "mann_logits", "mann_loss", "mann_sequence"]

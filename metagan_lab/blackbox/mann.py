@@ -11,6 +11,7 @@ y_{t−1} (previous label, one-hot)   inputs[..., C*H*W:]       (zero at t = 0)
 p(ŷ_t | x_1..t, y_1..t−1)           softmax of MANN(inputs, S)[:, t]
 L = −Σ_query log p(y_t)             mann_loss(model, episode)    (cross-entropy on queries only)
 k-th instance accuracy              accuracy_by_instance(logits, labels, n_labelled)
+(x_t, y_t) on the support, (x_q, 0)  label_sequence(…, labels="same-step")   (CS330's later form)
 
 The one label convention (Santoro et al.'s, "offset by one time step"): position t carries the
 image x_t and the one-hot label of the item *before* it, y_{t−1}; the first position carries a
@@ -42,6 +43,7 @@ from ..models.conv4 import Conv4
 from ..types import Episode
 
 ENCODERS = ("flat", "conv4")
+LABELS = ("offset", "same-step")
 
 
 class LabelSequence(NamedTuple):
@@ -80,6 +82,14 @@ def previous_labels(support_y: Tensor, n_query: int, n_way: int, dtype: torch.dt
     return torch.cat([first, onehot[:, :-1], last], dim=1)
 
 
+def current_labels(support_y: Tensor, n_query: int, n_way: int, dtype: torch.dtype) -> Tensor:
+    """One-hot y_t at each support position t, zero on every query (the later CS330 homework's
+    convention: a support item's label comes with its image). support_y [T, S] in reading order
+    → [T, S+Q', N]. Only the queries are then predictions made before their label is shown."""
+    onehot = F.one_hot(support_y, n_way).to(dtype)                         # [T, S, N]
+    return torch.cat([onehot, onehot.new_zeros(onehot.shape[0], n_query, n_way)], dim=1)
+
+
 def _check_episode_shapes(where: str, support_x: Tensor, support_y: Tensor,
                           query_x: Tensor) -> None:
     if (support_x.dim() < 3 or query_x.dim() != support_x.dim()
@@ -92,21 +102,27 @@ def _check_episode_shapes(where: str, support_x: Tensor, support_y: Tensor,
 
 
 def label_sequence(support_x: Tensor, support_y: Tensor, query_x: Tensor, n_way: int,
-                   generator: torch.Generator | None = None) -> LabelSequence:
+                   generator: torch.Generator | None = None,
+                   labels: str = "offset") -> LabelSequence:
     """The input sequence (x_t, y_{t−1}), t = 1 … S + Q' (Santoro et al.'s offset labels).
 
     support_x [T, S, C, H, W], support_y [T, S], query_x [T, Q', C, H, W] →
     inputs [T, S+Q', C*H*W + N], order [T, S+Q'] (see ``LabelSequence``). The support items are
     shuffled per task by ``generator``; every query carries y_{S−1}; query labels are never shown.
+    ``labels="same-step"``: (x_t, y_t) on the support and (x_q, 0) on the queries instead
+    (``current_labels``).
     """
     positive_int("n_way", n_way)
+    if labels not in LABELS:
+        raise ValueError(f"labels={labels!r}; choose from {LABELS}")
     _check_episode_shapes("label_sequence", support_x, support_y, query_x)
     check_labels("label_sequence", support_y, n_way, "support_y")
     t, s, q = support_x.shape[0], support_x.shape[1], query_x.shape[1]
     order = sequence_order(t, s, q, generator).to(support_x.device)        # [T, L]
     images = torch.cat([support_x, query_x], dim=1).flatten(2)             # [T, L, C*H*W]
     images = images.gather(1, order[..., None].expand(-1, -1, images.shape[-1]))
-    shown = previous_labels(support_y.gather(1, order[:, :s]), q, n_way, images.dtype)
+    shown = (previous_labels if labels == "offset" else current_labels)(
+        support_y.gather(1, order[:, :s]), q, n_way, images.dtype)
     return LabelSequence(torch.cat([images, shown], dim=-1), order)
 
 
@@ -122,8 +138,11 @@ class MANN(nn.Module):
 
     def __init__(self, n_way: int, image_shape: tuple[int, int, int] = (1, 28, 28),
                  hidden: int = 128, layers: int = 2, encoder: str = "flat",
-                 conv_hidden: int = 64, order_seed: int = 0):
+                 conv_hidden: int = 64, order_seed: int = 0, labels: str = "offset"):
         super().__init__()
+        if labels not in LABELS:
+            raise ValueError(f"labels={labels!r}; choose from {LABELS}")
+        self.labels = labels
         positive_int("n_way", n_way)
         positive_int("hidden", hidden)
         positive_int("layers", layers)
@@ -164,7 +183,8 @@ def mann_sequence(model: MANN, episode: Episode,
     sequence order, order [T, L]). ``generator=None`` draws the order from the model's own
     seeded ``order_generator`` (a fresh permutation every call)."""
     gen = model.order_generator if generator is None else generator
-    seq = label_sequence(episode.support_x, episode.support_y, episode.query_x, model.n_way, gen)
+    seq = label_sequence(episode.support_x, episode.support_y, episode.query_x, model.n_way, gen,
+                         model.labels)
     labels = torch.cat([episode.support_y, episode.query_y], dim=1).gather(1, seq.order)
     return model(seq.inputs, episode.support_x.shape[1]), labels, seq.order
 

@@ -18,36 +18,47 @@ from ..fewshot.episodic import EpisodicConfig
 from ..meta.functional import check_inner_lr, check_inner_steps
 from ..types import Episode
 from .hypernet import HyperNet, head_steps, hypernet_logits
-from .mann import ENCODERS, MANN, mann_logits
+from .mann import ENCODERS, LABELS, MANN, mann_logits
 
 
 @dataclass(frozen=True)
 class MANNConfig(EpisodicConfig):
     """Stanford CS330 homework 1 (after Santoro et al. 2016): a 2-layer LSTM with 128 units on
     the flattened 28×28 images and the offset one-hot labels, Adam at 1e-3, a batch of tasks per
-    step."""
+    step.
+
+    ``labels="same-step"`` (measured on Omniglot 5-way 1-shot, one CPU thread, ``--encoder conv4
+    --hidden 32 --layers 1 --queries 1 --meta-batch 8 --lr 2e-3``): validation left chance after
+    about 3000 iterations and the test accuracy was 57.9 ± 1.7 % on 200 tasks after 300 s; with
+    the offset labels the same setting stayed at chance through 8250 iterations.
+    """
 
     meta_batch: int = 16       # T tasks per Adam step
     lstm_hidden: int = 128     # LSTM units per layer
     layers: int = 2            # LSTM layers
     encoder: str = "flat"      # "flat" (the pixels) or "conv4" (Conv-4 features, --hidden)
+    labels: str = "offset"     # "offset" (x_t, y_{t−1}) or "same-step" (x_t, y_t; queries 0)
 
     HELP: ClassVar[dict[str, str]] = {
         "lstm_hidden": "LSTM units per layer",
         "layers": "LSTM layers",
         "encoder": f"image encoder before the LSTM, one of {ENCODERS} (conv4 uses --hidden "
-                   "filters)"}
+                   "filters)",
+        "labels": f"label convention, one of {LABELS}: offset (Santoro et al.: y_(t-1) with x_t) "
+                  "or same-step (CS330's later form: y_t with x_t, queries 0; learns much sooner, "
+                  "see MANNConfig)"}
 
     def __post_init__(self) -> None:
         super().__post_init__()
         positive_int("lstm_hidden", self.lstm_hidden)
         positive_int("layers", self.layers)
         choice("encoder", self.encoder, ENCODERS)
+        choice("labels", self.labels, LABELS)
 
 
 def build_mann(cfg: MANNConfig) -> MANN:
     return MANN(cfg.n_way, hidden=cfg.lstm_hidden, layers=cfg.layers, encoder=cfg.encoder,
-                conv_hidden=cfg.hidden, order_seed=cfg.seed)
+                conv_hidden=cfg.hidden, order_seed=cfg.seed, labels=cfg.labels)
 
 
 def mann_method_logits(model: MANN, episode: Episode, cfg: MANNConfig) -> Tensor:

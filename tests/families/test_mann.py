@@ -45,6 +45,41 @@ def test_label_sequence_2way_2shot_by_hand_offset_labels():
     assert seq.order.tolist() == [[0, 1, 2, 3, 4, 5]]
 
 
+def test_label_sequence_2way_2shot_by_hand_same_step_labels():
+    ep = toy_episode()                    # support ids 0..3 (y 0, 0, 1, 1), queries 4, 5
+    seq = label_sequence(ep.support_x, ep.support_y, ep.query_x, n_way=2, labels="same-step")
+    # position t: the image of item t, then item t's own label; queries carry no label
+    expected = torch.tensor([[0, 0, 0, 0, 1, 0],         # y_0 = 0
+                             [1, 1, 1, 1, 1, 0],         # y_1 = 0
+                             [2, 2, 2, 2, 0, 1],         # y_2 = 1
+                             [3, 3, 3, 3, 0, 1],         # y_3 = 1
+                             [4, 4, 4, 4, 0, 0],         # queries: zeros
+                             [5, 5, 5, 5, 0, 0]], dtype=torch.float64)
+    torch.testing.assert_close(seq.inputs[0], expected, rtol=0, atol=0)
+    shuffled = label_sequence(ep.support_x, ep.support_y, ep.query_x, 2,
+                              torch.Generator().manual_seed(3), labels="same-step")
+    items = torch.cat([ep.support_y, ep.query_y], 1)[0]
+    for p, item in enumerate(shuffled.order[0, :4].tolist()):        # labels stay with images
+        assert torch.equal(shuffled.inputs[0, p, 4:], F.one_hot(items[item], 2).double())
+    with pytest.raises(ValueError, match="labels='next'.*offset.*same-step"):
+        label_sequence(ep.support_x, ep.support_y, ep.query_x, 2, labels="next")
+    with pytest.raises(ValueError, match="labels='next'"):
+        MANN(2, labels="next")
+
+
+def test_a_same_step_model_reads_same_step_sequences():
+    """``mann_logits`` builds the sequence with the model's own convention (reference: the
+    model called by hand on ``label_sequence(…, labels='same-step')``)."""
+    torch.manual_seed(0)
+    model = MANN(2, image_shape=(1, 2, 2), hidden=5, labels="same-step").double()
+    ep = toy_episode(n_way=2, k_shot=2, n_query=1, n_tasks=2)
+    seq = label_sequence(ep.support_x, ep.support_y, ep.query_x, 2,
+                         torch.Generator().manual_seed(1), labels="same-step")
+    by_hand = model(seq.inputs, 4)[:, 4:]
+    got = mann_logits(model, ep, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(got, by_hand, rtol=0, atol=0)
+
+
 def test_shuffled_order_is_the_generators_and_labels_travel_with_their_images():
     ep = toy_episode(n_way=3, k_shot=2, n_query=2, n_tasks=4)
     s, q = 6, 6
@@ -184,6 +219,7 @@ def test_importing_the_blackbox_package_first_works():
 def test_train_mann_5_iterations_then_eval_and_sample(small_glyphs, tmp_path, capsys):
     import json
 
+    from metagan_lab import runs
     from metagan_lab.cli import main
 
     tiny = ["--dataset", "glyphs", "--device", "cpu", "--iterations", "5", "--ways", "3",
@@ -202,3 +238,9 @@ def test_train_mann_5_iterations_then_eval_and_sample(small_glyphs, tmp_path, ca
     with pytest.raises(SystemExit):                       # built for 3 ways: one-line refusal
         main(["eval", checkpoint, "--dataset", "glyphs", "--device", "cpu", "--ways", "5"])
     assert "cannot test 5-way" in capsys.readouterr().err
+    assert main(["train", "mann", *tiny, "--labels", "same-step", "--out",
+                 str(tmp_path / "same")]) == 0
+    saved = torch.load(tmp_path / "same" / "mann" / "checkpoint.pt", weights_only=True)
+    assert saved["config"]["labels"] == "same-step"
+    learner = runs.build_model(str(tmp_path / "same" / "mann" / "checkpoint.pt"))
+    assert learner.model.labels == "same-step"          # eval and sample read it that way
