@@ -68,6 +68,23 @@ def load_split(args: argparse.Namespace):
     return _load_split(data_options(args))
 
 
+def resume_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """What a resumed run takes from the command line instead of its checkpoint: --iterations
+    and --max-seconds, when given (``--iterations`` is absent from ``args`` unless given)."""
+    given = {name: getattr(args, name, None) for name in ("iterations", "max_seconds")}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def resumes_in_place(args: argparse.Namespace, checkpoint: Path) -> bool:
+    """--resume names the file this run writes: it may replace it without --overwrite."""
+    return bool(args.resume) and Path(args.resume).resolve() == Path(checkpoint).resolve()
+
+
+def resumed_from(args: argparse.Namespace, state: dict) -> dict[str, Any]:
+    """The ``resumed_from`` entry of a resumed run's results."""
+    return {"checkpoint": str(args.resume), "iteration": state["iteration"]}
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:

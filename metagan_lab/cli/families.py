@@ -20,7 +20,17 @@ from ..fewshot.episodic import EpisodicConfig, Method, evaluate_episodic, train_
 from ..io import safe_load
 from ..methods import METHODS
 from ..runs import check_fits, prepare_out, write_result
-from .common import add_common, add_data, emit, load_split, positive_float, positive_int
+from .common import (
+    add_common,
+    add_data,
+    emit,
+    load_split,
+    positive_float,
+    positive_int,
+    resume_overrides,
+    resumed_from,
+    resumes_in_place,
+)
 
 CHECKPOINT, RESULTS = "checkpoint.pt", "results.json"
 TEST_SEED_OFFSET = 12345   # test tasks are drawn apart from the training and validation ones
@@ -70,8 +80,7 @@ def resumed_config(args: argparse.Namespace, method: Method, state: dict) -> Epi
         what = state.get("method") or state.get("kind") or "unknown"
         raise ValueError(f"--resume {args.resume}: a {what} checkpoint, not {method.name}'s; "
                          f"resume it with the command that made it")
-    given = {name: getattr(args, name, None) for name in ("iterations", "max_seconds")}
-    return method.config(**{**state["config"], **{k: v for k, v in given.items() if v is not None}})
+    return method.config(**{**state["config"], **resume_overrides(args)})
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -81,9 +90,9 @@ def run_train(args: argparse.Namespace) -> int:
     state = safe_load(args.resume) if args.resume else None
     cfg = (resumed_config(args, method, state) if state is not None
            else config_from_args(args, method))
-    in_place = (state is not None and Path(args.resume).resolve()
-                == (args.out / method.name / CHECKPOINT).resolve())
-    out = prepare_out(args.out / method.name, args.overwrite or in_place, (CHECKPOINT, RESULTS))
+    out = prepare_out(args.out / method.name,
+                      args.overwrite or resumes_in_place(args, args.out / method.name / CHECKPOINT),
+                      (CHECKPOINT, RESULTS))
     device = resolve_device(args.device)
     data, split = load_split(args)
     if method.sample is None:           # episodes while training (the baselines: class batches)
@@ -99,7 +108,7 @@ def run_train(args: argparse.Namespace) -> int:
                   val_accuracy=history["val"][-1][1] if history["val"] else None,
                   checkpoint=str(out / CHECKPOINT))
     if state is not None:
-        result["resumed_from"] = {"checkpoint": str(args.resume), "iteration": state["iteration"]}
+        result["resumed_from"] = resumed_from(args, state)
     write_result(result, out / RESULTS)
     emit(result, args.json)
     return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 from ..device import resolve_device
 from ..io import atomic_write_json
@@ -20,7 +19,17 @@ from ..meta.functional import INNER_OPTIMIZERS
 from ..meta.registry import ALGORITHMS, config_for
 from ..meta.train import run_meta
 from ..runs.out import prepare_out
-from .common import add_common, add_data, emit, load_split, positive_float, positive_int
+from .common import (
+    add_common,
+    add_data,
+    emit,
+    load_split,
+    positive_float,
+    positive_int,
+    resume_overrides,
+    resumed_from,
+    resumes_in_place,
+)
 
 
 def config_from_args(args: argparse.Namespace, algorithm: str) -> MetaConfig:
@@ -31,13 +40,10 @@ def config_from_args(args: argparse.Namespace, algorithm: str) -> MetaConfig:
 
 def resumed_config(args: argparse.Namespace, state: dict) -> MetaConfig:
     """A resumed run's config: the checkpoint's, with --iterations and --max-seconds when given."""
-    if state.get("kind") != "meta":
-        raise ValueError(f"--resume {args.resume}: not a meta-learning checkpoint")
     if state["config"]["algorithm"] != args.algorithm:
         raise ValueError(f"--resume {args.resume}: a {state['config']['algorithm']} checkpoint; "
                          f"resume it with `metagan-lab train {state['config']['algorithm']}`")
-    given = {name: getattr(args, name, None) for name in ("iterations", "max_seconds")}
-    return config_for(**{**state["config"], **{k: v for k, v in given.items() if v is not None}})
+    return config_for(**{**state["config"], **resume_overrides(args)})
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -65,10 +71,9 @@ def run_train(args: argparse.Namespace) -> int:
     if shard is not None:
         shard.tasks(cfg.meta_batch)         # every process needs at least one task: fail now
     out = args.out / cfg.algorithm
-    in_place = (bool(args.resume)
-                and Path(args.resume).resolve() == (out / "checkpoint.pt").resolve())
     if writer:
-        prepare_out(out, args.overwrite or in_place, ("checkpoint.pt", "results.json"))
+        prepare_out(out, args.overwrite or resumes_in_place(args, out / "checkpoint.pt"),
+                    ("checkpoint.pt", "results.json"))
     data, split = load_split(args)
     try:
         _, result = run_meta(cfg, split.train, split.val, split.test, device, out,
@@ -81,8 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.init_from:
         result["init_from"] = str(args.init_from)
     if args.resume:
-        result["resumed_from"] = {"checkpoint": str(args.resume),
-                                  "iteration": start_from["iteration"]}
+        result["resumed_from"] = resumed_from(args, start_from)
     result.update(dataset=data.source, checkpoint=str(out / "checkpoint.pt"),
                   processes=shard.world if shard else 1)
     atomic_write_json(result, out / "results.json")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from pathlib import Path
 
@@ -12,9 +11,19 @@ import torch
 from ..device import resolve_device
 from ..fewshot.train import Checkpointing, ProtoNetConfig, evaluate_protonet, train_protonet
 from ..io import safe_load
-from ..runs import check_fits, prepare_out, save, write_result
+from ..runs import check, check_fits, prepare_out, write_result
 from ..runs.kinds import protonet as protonet_format
-from .common import add_common, add_data, emit, load_split, positive_float, positive_int
+from .common import (
+    add_common,
+    add_data,
+    emit,
+    load_split,
+    positive_float,
+    positive_int,
+    resume_overrides,
+    resumed_from,
+    resumes_in_place,
+)
 
 CHECKPOINT, RESULTS = "protonet.pt", "protonet_results.json"
 ITERATIONS = ProtoNetConfig().iterations
@@ -41,8 +50,7 @@ def resumed_config(args: argparse.Namespace, state: dict) -> ProtoNetConfig:
     if state.get("kind") != "protonet":
         raise ValueError(f"--resume {args.resume}: not a ProtoNet checkpoint (kind "
                          f"{state.get('kind')!r}); resume it with the command that made it")
-    cfg = ProtoNetConfig(**state["config"])
-    return dataclasses.replace(cfg, iterations=getattr(args, "iterations", cfg.iterations))
+    return ProtoNetConfig(**{**state["config"], **resume_overrides(args)})
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -50,16 +58,16 @@ def run_train(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     state = safe_load(args.resume) if args.resume else None
     cfg = resumed_config(args, state) if state is not None else config_from_args(args)
-    in_place = state is not None and args.resume.resolve() == (args.out / CHECKPOINT).resolve()
-    out = prepare_out(args.out, args.overwrite or in_place, [CHECKPOINT, RESULTS])
+    out = prepare_out(args.out, args.overwrite or resumes_in_place(args, args.out / CHECKPOINT),
+                      [CHECKPOINT, RESULTS])
     torch.manual_seed(args.seed)
     data, split = load_split(args)
     check_fits(split.train, "training", cfg.n_way, cfg.k_shot, cfg.n_query,
                "--train-ways" if args.train_ways else "--ways")
     check_fits(split.test, "test", args.ways, args.shots, args.queries)
     test = {"ways": args.ways, "shots": args.shots, "queries": args.queries}
-    fields = lambda encoder: protonet_format.checkpoint(  # noqa: E731
-        encoder, cfg, data.source, args.split, not args.no_rotations, test)
+    fields = lambda encoder: check(protonet_format.checkpoint(  # noqa: E731
+        encoder, cfg, data.source, args.split, not args.no_rotations, test))
     start = time.perf_counter()
     encoder, history = train_protonet(cfg, split.train, device, progress=not args.quiet,
                                       checkpoint=Checkpointing(out / CHECKPOINT, fields,
@@ -69,12 +77,12 @@ def run_train(args: argparse.Namespace) -> int:
     result = evaluate_protonet(encoder, split.test, args.ways, args.shots, args.queries,
                                args.test_episodes, cfg.distance, seed=args.seed + 1,
                                device=device, progress=not args.quiet)
-    path = save(safe_load(out / CHECKPOINT), out / CHECKPOINT)   # the loop's last one, checked
+    path = out / CHECKPOINT         # the loop's last checkpoint: every one is checked (fields)
     result.update(algorithm="protonet", dataset=data.source, seconds=round(train_seconds, 2),
                   iterations=cfg.iterations, device=str(device), checkpoint=str(path),
                   train_ways=cfg.n_way, final_train_loss=history["loss"][-1])
     if state is not None:
-        result["resumed_from"] = {"checkpoint": str(args.resume), "iteration": state["iteration"]}
+        result["resumed_from"] = resumed_from(args, state)
     write_result(result, out / RESULTS)
     emit(result, args.json)
     return 0
